@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs everything hull needs to build, test and run its main job, from
+# Debian's packages only. Idempotent: packages already present are skipped.
+# Usage: scripts/install-deps.sh [build|test|all]   (run as root)
+set -eu
+
+build_pkgs="build-essential cmake ninja-build pkg-config
+  libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  libarchive-dev libzstd-dev zlib1g-dev libostree-dev libglib2.0-dev
+  libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev"
+test_pkgs="libcpp-httplib-dev docker-registry buildah skopeo apache2-utils
+  busybox-static jq python3 time curl"
+
+want="$build_pkgs"
+case "${1:-all}" in
+  build) ;;
+  test|all) want="$want $test_pkgs" ;;
+  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing packages:$missing (run as root)" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends $missing
+fi
