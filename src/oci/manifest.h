@@ -22,10 +22,17 @@ inline constexpr std::string_view kOciConfig = "application/vnd.oci.image.config
 inline constexpr std::string_view kOciLayer = "application/vnd.oci.image.layer.v1.tar";
 inline constexpr std::string_view kOciLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip";
 inline constexpr std::string_view kOciLayerZstd = "application/vnd.oci.image.layer.v1.tar+zstd";
+inline constexpr std::string_view kOciLayerNd = "application/vnd.oci.image.layer.nondistributable.v1.tar";
 inline constexpr std::string_view kOciLayerNdGzip = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+inline constexpr std::string_view kOciLayerNdZstd = "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd";
 inline constexpr std::string_view kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
 inline constexpr std::string_view kDockerList = "application/vnd.docker.distribution.manifest.list.v2+json";
+// Docker schema1 (signed or not): recognised only to be refused by name.
+inline constexpr std::string_view kDockerSchema1 = "application/vnd.docker.distribution.manifest.v1+json";
+inline constexpr std::string_view kDockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 inline constexpr std::string_view kDockerConfig = "application/vnd.docker.container.image.v1+json";
+// Uncompressed Docker layers (moby's MediaTypeUncompressedLayer).
+inline constexpr std::string_view kDockerLayer = "application/vnd.docker.image.rootfs.diff.tar";
 inline constexpr std::string_view kDockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 inline constexpr std::string_view kDockerLayerForeign = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 // The Accept header for manifest requests: every type hull can read.
@@ -84,6 +91,8 @@ struct Index {
   std::vector<Descriptor> manifests;
   std::map<std::string, std::string> annotations;
 
+  // `content_type` as for Manifest::parse. Refuses an image manifest (or a
+  // document with both "manifests" and "config"/"layers"), naming the cause.
   static Index parse(std::string_view bytes, std::string_view content_type = {});
   // The manifest for `want` (variant only compared when `want` has one);
   // throws "no image for linux/arm64 in the index (has: ...)".
