@@ -27,6 +27,8 @@
 
 namespace hull::registry {
 
+class TokenCache;  // registry/auth.h
+
 struct Options {
   std::string authfile;                // empty: the default search path
   bool tls_verify = true;              // --tls-verify
@@ -34,6 +36,9 @@ struct Options {
   int max_attempts = 5;                // per request, for transient failures
   int stall_timeout_seconds = 30;      // no byte for this long = a failure to retry
   uint64_t chunk_size = 0;             // push: 0 = monolithic upload, else PATCH chunks of this size
+  // Bearer tokens shared by the Clients given the same cache (copies of
+  // these Options share it); null: each Client keeps its own.
+  std::shared_ptr<TokenCache> token_cache;
 };
 
 struct FetchedManifest {
@@ -58,7 +63,9 @@ class Client {
   // Streams blob `d` into `fd` (opened for writing, empty, seekable),
   // verifying size and digest; on an interrupted transfer resumes with
   // Range from what was written, or starts over if the server ignores
-  // Range. On return the fd holds exactly the verified blob. `bar` may be null.
+  // Range. On return the fd holds exactly the verified blob; on an error it
+  // is left empty. Writes with pwrite (the file offset does not move).
+  // `bar` (may be null) follows the bytes; finishing it is the caller's.
   void fetch_blob(const oci::Descriptor& d, int fd, ProgressBar* bar = nullptr);
 
   // Small blobs (configs): fetched, verified, returned; refuses > `limit`.
@@ -73,7 +80,9 @@ class Client {
 
   // Uploads blob `d` read from `fd` (positioned anywhere; read with pread
   // from offset 0), monolithic or chunked per Options::chunk_size. Skips
-  // the upload if has_blob(). `bar` may be null.
+  // the upload if has_blob(). `bar` (may be null) follows the bytes sent;
+  // finishing it is the caller's. A transient failure restarts the upload
+  // with a new session.
   void push_blob(const oci::Descriptor& d, int fd, ProgressBar* bar = nullptr);
   void push_blob_bytes(const oci::Descriptor& d, std::string_view bytes);
 
