@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs everything hull needs to build, test and run its main job, from
 # Debian's packages only. Idempotent: packages already present are skipped.
-# Usage: scripts/install-deps.sh [build|test|all]   (run as root)
+# Usage: scripts/install-deps.sh [build|test|bench|image|all]   (run as root)
 set -eu
 
 build_pkgs="build-essential cmake ninja-build pkg-config
@@ -9,13 +9,22 @@ build_pkgs="build-essential cmake ninja-build pkg-config
   libarchive-dev libzstd-dev zlib1g-dev libostree-dev libglib2.0-dev
   libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev"
 test_pkgs="libcpp-httplib-dev docker-registry buildah skopeo apache2-utils
-  busybox-static jq python3 time curl"
+  busybox-static jq python3 time curl openssl"
+# bench/: the benchmark image (debootstrap + buildah), a local registry, and
+# the tools hull is measured against.
+bench_pkgs="debootstrap buildah skopeo docker-registry time curl jq python3"
+# images/debian/build.sh: the base image (debootstrap, buildah; readelf and dpkg find
+# the packages of hull's libraries; jq/skopeo read the pushed manifest's sizes).
+image_pkgs="debootstrap debian-archive-keyring buildah skopeo binutils jq"
 
 want="$build_pkgs"
 case "${1:-all}" in
   build) ;;
-  test|all) want="$want $test_pkgs" ;;
-  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+  test) want="$want $test_pkgs" ;;
+  bench) want="$bench_pkgs" ;;
+  image) want="$image_pkgs" ;;
+  all) want="$want $test_pkgs $bench_pkgs $image_pkgs" ;;
+  *) echo "usage: $0 [build|test|bench|image|all]" >&2; exit 2 ;;
 esac
 
 missing=""

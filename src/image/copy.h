@@ -1,0 +1,30 @@
+// Copying an image between any two transports, as `skopeo copy` does:
+// blobs the destination lacks are fetched in parallel and verified, then
+// the manifest(s), then the name. Manifests are copied byte for byte, so
+// the image keeps its digest.
+#pragma once
+
+#include <optional>
+
+#include "image/dest.h"
+#include "image/source.h"
+
+namespace hull::image {
+
+struct CopyOptions {
+  bool all = false;                       // every image of an index, and the index
+  std::optional<oci::Platform> platform;  // else the host's
+  int jobs = 6;                           // blobs in flight at once
+};
+
+struct CopyResult {
+  oci::Digest digest;       // of the top manifest written
+  std::string media_type;
+  int blobs_copied = 0;
+  int blobs_present = 0;
+  uint64_t bytes_copied = 0;
+};
+
+CopyResult copy_image(Source& src, Dest& dst, const CopyOptions& opts, Progress& progress);
+
+}  // namespace hull::image
