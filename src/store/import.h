@@ -1,0 +1,46 @@
+// Importing one OCI layer into libostree as its own commit.
+//
+// The layer is read as a stream (layer/reader.h: safe paths, no devices,
+// whiteouts recognised). Each file becomes a content object with its
+// owner, mode and xattrs; small files are hashed and written by a pool of
+// threads while the reader decompresses the next ones, large files are
+// streamed through ostree's content writer. Whiteouts are kept in the
+// layer commit as empty `.wh.NAME` / `.wh..wh..opq` markers; store/merge.h
+// applies them when the layers are stacked.
+//
+// Layer commits are keyed by the layer's digest (layer_ref), so a layer
+// already imported is never fetched or imported again.
+#pragma once
+
+#include <ostree.h>
+
+#include <optional>
+#include <string>
+
+#include "oci/manifest.h"
+
+namespace hull::store {
+
+struct ImportOptions {
+  int jobs = 0;  // writer threads; 0: one per core
+  // The config's diff_id for this layer; the uncompressed stream must hash
+  // to it.
+  std::optional<oci::Digest> diff_id;
+};
+
+struct ImportedLayer {
+  std::string commit;
+  std::string diff_id;  // "sha256:..." of the uncompressed tar
+  uint64_t entries = 0;
+  uint64_t content_bytes = 0;
+};
+
+// "hull/blob/sha256_<hex>".
+std::string layer_ref(const oci::Digest& blob);
+
+// Imports the layer blob `d` read from `fd` into `repo`, which must be in a
+// transaction (store/ostree.h). Returns the layer commit; the caller sets
+// the ref in the same transaction. Errors name the path in the layer.
+ImportedLayer import_layer(OstreeRepo* repo, int fd, const oci::Descriptor& d, const ImportOptions& opts);
+
+}  // namespace hull::store

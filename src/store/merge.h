@@ -1,0 +1,24 @@
+// Stacking layer commits into the image's tree, as a container runtime
+// stacks layers: later layers win, `.wh.NAME` removes NAME from the layers
+// below, `.wh..wh..opq` empties its directory of what the layers below put
+// there. The result is laid out for libostree's deployments:
+//   - /etc of the image becomes /usr/etc (the base of the three-way merge);
+//   - /dev, /proc, /sys, /run, /tmp are empty mount points;
+//   - /var stays in the tree: it is copied to the stateroot at install only.
+// Only dirtree and dirmeta objects are read; file contents are shared.
+#pragma once
+
+#include <ostree.h>
+
+#include <string>
+#include <vector>
+
+#include "util/glib.h"
+
+namespace hull::store {
+
+// Builds the merged tree of `layer_commits` (bottom first) and writes it;
+// returns the root as an OstreeRepoFile. `repo` must be in a transaction.
+GRef<GFile> merge_layers(OstreeRepo* repo, const std::vector<std::string>& layer_commits);
+
+}  // namespace hull::store

@@ -1,0 +1,310 @@
+#include "store/store.h"
+
+#include <fcntl.h>
+
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "store/import.h"
+#include "store/merge.h"
+#include "store/ostree.h"
+#include "util/error.h"
+#include "util/fd.h"
+#include "util/file.h"
+
+namespace hull::store {
+namespace {
+
+uint64_t parse_created(const std::string& created) {
+  if (created.empty()) return 0;
+  GDateTime* dt = g_date_time_new_from_iso8601(created.c_str(), nullptr);
+  if (!dt) return 0;
+  uint64_t t = static_cast<uint64_t>(std::max<gint64>(0, g_date_time_to_unix(dt)));
+  g_date_time_unref(dt);
+  return t;
+}
+
+bool has_bootable_label(const oci::ImageConfig& cfg) {
+  auto is_true = [&](const char* k) {
+    auto it = cfg.labels.find(k);
+    return it != cfg.labels.end() && (it->second == "1" || it->second == "true");
+  };
+  return is_true("containers.bootc") || is_true("ostree.bootable");
+}
+
+// Fetches blobs on `jobs` threads into files of `dir`; wait(i) returns
+// when blob i is there (or rethrows its error).
+class Fetcher {
+ public:
+  Fetcher(image::Source& src, const std::vector<oci::Descriptor>& blobs, const std::string& dir, int jobs,
+          Progress& progress)
+      : blobs_(blobs), done_(blobs.size(), false) {
+    for (auto& b : blobs) paths_.push_back(dir + "/" + b.digest.encoded());
+    int n = std::max(1, std::min<int>(jobs, static_cast<int>(blobs.size())));
+    for (int t = 0; t < n; t++)
+      threads_.emplace_back([&, this] {
+        for (;;) {
+          size_t i;
+          {
+            std::lock_guard lk(mu_);
+            if (next_ >= blobs_.size() || error_) return;
+            i = next_++;
+          }
+          try {
+            const oci::Descriptor& d = blobs_[i];
+            ProgressBar* bar = progress.bar(d.digest.short_str(), static_cast<uint64_t>(d.size));
+            UniqueFd fd = open_file(paths_[i], O_RDWR | O_CREAT | O_TRUNC, 0600);
+            with_context(fmt::format("layer {}", d.digest.short_str()), [&] { src.fetch_blob(d, fd.get(), bar); });
+            fd.close(paths_[i]);
+            bar->finish("fetched");
+            std::lock_guard lk(mu_);
+            done_[i] = true;
+            cv_.notify_all();
+          } catch (...) {
+            std::lock_guard lk(mu_);
+            if (!error_) error_ = std::current_exception();
+            cv_.notify_all();
+            return;
+          }
+        }
+      });
+  }
+  ~Fetcher() {
+    {
+      std::lock_guard lk(mu_);
+      next_ = blobs_.size();
+    }
+    for (auto& t : threads_) t.join();
+  }
+  const std::string& wait(size_t i) {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return done_[i] || error_; });
+    if (!done_[i]) std::rethrow_exception(error_);
+    return paths_[i];
+  }
+
+ private:
+  const std::vector<oci::Descriptor>& blobs_;
+  std::vector<std::string> paths_;
+  std::vector<bool> done_;
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t next_ = 0;
+  std::exception_ptr error_;
+};
+
+GVariant* image_metadata(const ImageRecord& r) {
+  GVariantBuilder b;
+  g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+  auto add = [&](const char* k, const std::string& v) { g_variant_builder_add(&b, "{sv}", k, g_variant_new_string(v.c_str())); };
+  if (!r.version.empty()) add("version", r.version);
+  add("hull.imgref", r.imgref);
+  add("hull.manifest-digest", r.manifest_digest.str());
+  add("hull.manifest", r.manifest);
+  add("hull.config", r.config);
+  g_variant_builder_add(&b, "{sv}", "ostree.bootable", g_variant_new_boolean(TRUE));
+  return g_variant_builder_end(&b);
+}
+
+}  // namespace
+
+std::string image_ref(const image::ImageName& name) { return "hull/image/" + escape_ref_part(name.str()); }
+
+Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<oci::Platform>& platform) {
+  Preview p;
+  image::Doc top = src.top();
+  p.manifest = image::resolve_manifest(src, top, platform);
+  oci::Manifest m = oci::Manifest::parse(p.manifest.bytes, p.manifest.media_type);
+  p.config = src.blob_bytes(m.config, oci::kMaxConfigSize);
+  for (auto& l : m.layers) {
+    if (resolve_ref(repo, layer_ref(l.digest))) continue;
+    p.missing_layers.push_back(l);
+    p.missing_bytes += static_cast<uint64_t>(l.size);
+  }
+  return p;
+}
+
+PullResult pull_image(OstreeRepo* repo, image::Source& src, const image::ImageName& name, const PullOptions& opts,
+                      Progress& progress) {
+  return with_context(fmt::format("pulling {}", name.str()), [&] {
+    PullResult res;
+    Preview pv = preview_image(repo, src, opts.platform);
+    oci::Manifest m = oci::Manifest::parse(pv.manifest.bytes, pv.manifest.media_type);
+    oci::ImageConfig cfg = oci::ImageConfig::parse(pv.config);
+    if (!has_bootable_label(cfg))
+      fail("not a bootable image: the label containers.bootc=1 (or ostree.bootable=1) is missing");
+    if (cfg.diff_ids.size() != m.layers.size())
+      fail("the config lists {} layers (rootfs.diff_ids), the manifest {}", cfg.diff_ids.size(), m.layers.size());
+
+    ImageRecord rec;
+    rec.imgref = name.str();
+    rec.manifest_digest = pv.manifest.digest;
+    rec.manifest = pv.manifest.bytes;
+    rec.config = pv.config;
+    rec.created = cfg.created;
+    rec.architecture = cfg.architecture;
+    auto v = cfg.labels.find("org.opencontainers.image.version");
+    if (v != cfg.labels.end()) rec.version = v->second;
+    rec.timestamp = parse_created(cfg.created);
+
+    // The same image already stored: nothing to do.
+    std::string ref = image_ref(name);
+    if (auto cur = resolve_ref(repo, ref)) {
+      ImageRecord have = read_image(repo, *cur);
+      if (have.manifest_digest == rec.manifest_digest) {
+        res.image = have;
+        res.layers_reused = static_cast<int>(m.layers.size());
+        return res;
+      }
+    }
+
+    std::string tmp_parent = opts.tmp_dir.empty() ? "/var/tmp" : opts.tmp_dir;
+    TempDir tmp("hull-pull", tmp_parent);
+    Transaction txn(repo);
+    std::vector<std::string> layer_commits(m.layers.size());
+    {
+      Fetcher fetcher(src, pv.missing_layers, tmp.path(), opts.jobs, progress);
+      size_t next_missing = 0;
+      for (size_t i = 0; i < m.layers.size(); i++) {
+        const oci::Descriptor& l = m.layers[i];
+        std::string lref = layer_ref(l.digest);
+        if (next_missing < pv.missing_layers.size() && pv.missing_layers[next_missing].digest == l.digest) {
+          const std::string& path = fetcher.wait(next_missing++);
+          UniqueFd fd = open_file(path, O_RDONLY);
+          ImportOptions io;
+          io.diff_id = cfg.diff_ids[i];
+          ImportedLayer imp = import_layer(repo, fd.get(), l, io);
+          ::unlink(path.c_str());
+          layer_commits[i] = imp.commit;
+          txn.set_ref(lref, imp.commit);
+          res.layers_fetched++;
+          res.bytes_fetched += static_cast<uint64_t>(l.size);
+        } else if (auto c = resolve_ref(repo, lref)) {
+          layer_commits[i] = *c;
+          res.layers_reused++;
+        } else {
+          // Listed twice in the manifest and imported just above.
+          for (size_t j = 0; j < i; j++)
+            if (m.layers[j].digest == l.digest) layer_commits[i] = layer_commits[j];
+          res.layers_reused++;
+        }
+      }
+    }
+
+    GRef<GFile> root = merge_layers(repo, layer_commits);
+    GVar meta(image_metadata(rec));
+    GStr commit;
+    GErr err;
+    std::string subject = name.str();
+    if (!ostree_repo_write_commit_with_time(repo, nullptr, subject.c_str(), nullptr, meta.get(),
+                                            OSTREE_REPO_FILE(root.get()), rec.timestamp, commit.out(), nullptr,
+                                            err.out()))
+      err.raise("writing the image commit");
+    rec.commit = commit.str();
+    check_bootable(repo, rec.commit, rec.config, name.str());
+    txn.set_ref(ref, rec.commit);
+    txn.commit();
+    res.image = rec;
+    return res;
+  });
+}
+
+ImageRecord read_image(OstreeRepo* repo, const std::string& commit) {
+  GVar meta = commit_metadata(repo, commit);
+  ImageRecord r;
+  r.commit = commit;
+  r.imgref = metadata_string(meta.get(), "hull.imgref");
+  std::string digest = metadata_string(meta.get(), "hull.manifest-digest");
+  if (digest.empty()) fail("commit {} is not an image imported by hull", commit.substr(0, 12));
+  r.manifest_digest = oci::Digest::parse(digest);
+  r.manifest = metadata_string(meta.get(), "hull.manifest");
+  r.config = metadata_string(meta.get(), "hull.config");
+  r.version = metadata_string(meta.get(), "version");
+  oci::ImageConfig cfg = oci::ImageConfig::parse(r.config);
+  r.created = cfg.created;
+  r.architecture = cfg.architecture;
+  GVar v;
+  GErr err;
+  if (ostree_repo_load_variant(repo, OSTREE_OBJECT_TYPE_COMMIT, commit.c_str(), v.out(), err.out()))
+    r.timestamp = ostree_commit_get_timestamp(v.get());
+  return r;
+}
+
+void check_bootable(OstreeRepo* repo, const std::string& commit, const std::string& config, const std::string& what) {
+  oci::ImageConfig cfg = oci::ImageConfig::parse(config);
+  if (!has_bootable_label(cfg))
+    fail("{} is not a bootable image: the label containers.bootc=1 (or ostree.bootable=1) is missing", what);
+  GRef<GFile> root;
+  GErr err;
+  if (!ostree_repo_read_commit(repo, commit.c_str(), root.out(), nullptr, nullptr, err.out()))
+    err.raise(fmt::format("reading commit {}", commit));
+  GRef<GFile> modules(g_file_resolve_relative_path(root.get(), "usr/lib/modules"));
+  GRef<GFileEnumerator> en(g_file_enumerate_children(modules.get(), "standard::name,standard::type",
+                                                     G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, nullptr, nullptr));
+  std::vector<std::string> kernels_without_initramfs;
+  if (en) {
+    for (;;) {
+      GFileInfo* info = g_file_enumerator_next_file(en.get(), nullptr, nullptr);
+      if (!info) break;
+      GRef<GFileInfo> owned(info);
+      if (g_file_info_get_file_type(info) != G_FILE_TYPE_DIRECTORY) continue;
+      std::string kver = g_file_info_get_name(info);
+      GRef<GFile> dir(g_file_get_child(modules.get(), kver.c_str()));
+      GRef<GFile> vmlinuz(g_file_get_child(dir.get(), "vmlinuz"));
+      GRef<GFile> initramfs(g_file_get_child(dir.get(), "initramfs.img"));
+      if (!g_file_query_exists(vmlinuz.get(), nullptr)) continue;
+      if (g_file_query_exists(initramfs.get(), nullptr)) return;
+      kernels_without_initramfs.push_back(kver);
+    }
+  }
+  if (!kernels_without_initramfs.empty())
+    fail("{} is not a bootable image: /usr/lib/modules/{}/vmlinuz has no initramfs.img beside it", what,
+         kernels_without_initramfs[0]);
+  fail("{} is not a bootable image: no kernel at /usr/lib/modules/KVER/vmlinuz", what);
+}
+
+PruneResult prune(OstreeRepo* repo, const std::set<std::string>& keep_commits) {
+  PruneResult res;
+  GHashTable* refs = nullptr;
+  GErr err;
+  if (!ostree_repo_list_refs_ext(repo, "hull", &refs, OSTREE_REPO_LIST_REFS_EXT_NONE, nullptr, err.out()))
+    err.raise("listing refs");
+  std::set<std::string> keep_layers;
+  std::vector<std::string> drop;
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init(&it, refs);
+  while (g_hash_table_iter_next(&it, &k, &v)) {
+    std::string ref = static_cast<const char*>(k), commit = static_cast<const char*>(v);
+    if (!ref.starts_with("hull/image/")) continue;
+    if (!keep_commits.count(commit)) {
+      drop.push_back(ref);
+      continue;
+    }
+    ImageRecord r = read_image(repo, commit);
+    for (auto& l : oci::Manifest::parse(r.manifest).layers) keep_layers.insert(layer_ref(l.digest));
+  }
+  g_hash_table_iter_init(&it, refs);
+  while (g_hash_table_iter_next(&it, &k, &v)) {
+    std::string ref = static_cast<const char*>(k);
+    if (ref.starts_with("hull/blob/") && !keep_layers.count(ref)) drop.push_back(ref);
+  }
+  g_hash_table_unref(refs);
+  for (auto& ref : drop) {
+    if (!ostree_repo_set_ref_immediate(repo, nullptr, ref.c_str(), nullptr, nullptr, err.out()))
+      err.raise(fmt::format("deleting ref {}", ref));
+    res.refs_removed++;
+  }
+  gint total = 0, pruned = 0;
+  guint64 freed = 0;
+  if (!ostree_repo_prune(repo, OSTREE_REPO_PRUNE_FLAGS_REFS_ONLY, 0, &total, &pruned, &freed, nullptr, err.out()))
+    err.raise("pruning the repository");
+  res.objects_removed = pruned;
+  res.bytes_freed = freed;
+  return res;
+}
+
+}  // namespace hull::store

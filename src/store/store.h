@@ -1,0 +1,89 @@
+// The image store: OCI images kept in a libostree repository.
+//
+//   layer blob  --import-->  commit  hull/blob/sha256_<hex>     (one per layer)
+//   layers      --merge--->  commit  hull/image/<escaped name>  (the image)
+//
+// The image commit carries the manifest, its digest, the config and the
+// image name in its metadata, so that status and upgrade need nothing but
+// the repository. Layers already imported are neither fetched nor imported
+// again; everything of one pull is written in one ostree transaction, so a
+// failed pull leaves no ref behind.
+#pragma once
+
+#include <ostree.h>
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "image/source.h"
+#include "oci/manifest.h"
+#include "util/progress.h"
+
+namespace hull::store {
+
+// What the store knows about one image commit.
+struct ImageRecord {
+  std::string commit;
+  std::string imgref;         // "docker://...", "oci:...": where it came from
+  oci::Digest manifest_digest;
+  std::string manifest;       // bytes of the image manifest
+  std::string config;         // bytes of the image config
+  std::string version;        // org.opencontainers.image.version, or empty
+  std::string created;        // config "created"
+  std::string architecture;
+  uint64_t timestamp = 0;     // commit timestamp (seconds)
+};
+
+// "hull/image/<escaped transport:name>".
+std::string image_ref(const image::ImageName& name);
+
+// The manifest and config of an image without fetching layers (for
+// `upgrade --check`): what a pull would fetch.
+struct Preview {
+  image::Doc manifest;
+  std::string config;
+  std::vector<oci::Descriptor> missing_layers;  // not yet in the repo
+  uint64_t missing_bytes = 0;
+};
+Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<oci::Platform>& platform);
+
+struct PullResult {
+  ImageRecord image;
+  int layers_fetched = 0;
+  int layers_reused = 0;
+  uint64_t bytes_fetched = 0;
+};
+
+struct PullOptions {
+  std::optional<oci::Platform> platform;
+  int jobs = 4;         // layers fetched at once
+  std::string tmp_dir;  // where fetched blobs wait for import; default /var/tmp
+};
+
+// Fetches what is missing of `name`, imports it and writes the image
+// commit under image_ref(name). Refuses images that are not bootable
+// (check_bootable).
+PullResult pull_image(OstreeRepo* repo, image::Source& src, const image::ImageName& name, const PullOptions& opts,
+                      Progress& progress);
+
+// Reads the record of an image commit; throws if the commit is not one.
+ImageRecord read_image(OstreeRepo* repo, const std::string& commit);
+
+// Refuses, saying exactly what is missing, an image without the label
+// containers.bootc=1 (or ostree.bootable) or without a kernel at
+// /usr/lib/modules/KVER/vmlinuz with its initramfs.img beside it.
+void check_bootable(OstreeRepo* repo, const std::string& commit, const std::string& config, const std::string& what);
+
+struct PruneResult {
+  int refs_removed = 0;
+  int objects_removed = 0;
+  uint64_t bytes_freed = 0;
+};
+
+// Deletes image refs whose commits are not in `keep_commits` and layer
+// refs no kept image uses, then prunes unreachable objects.
+PruneResult prune(OstreeRepo* repo, const std::set<std::string>& keep_commits);
+
+}  // namespace hull::store
