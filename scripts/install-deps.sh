@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs everything hull needs to build, test and run its main job, from
 # Debian's packages only. Idempotent: packages already present are skipped.
-# Usage: scripts/install-deps.sh [build|test|bench|image|all]   (run as root)
+# Usage: scripts/install-deps.sh [build|test|bench|image|disk|e2e|all]   (run as root)
 set -eu
 
 build_pkgs="build-essential cmake ninja-build pkg-config
@@ -9,22 +9,32 @@ build_pkgs="build-essential cmake ninja-build pkg-config
   libarchive-dev libzstd-dev zlib1g-dev libostree-dev libglib2.0-dev
   libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev"
 test_pkgs="libcpp-httplib-dev docker-registry buildah skopeo apache2-utils
-  busybox-static jq python3 time curl openssl"
+  busybox-static jq python3 time curl openssl ostree e2fsprogs"
 # bench/: the benchmark image (debootstrap + buildah), a local registry, and
 # the tools hull is measured against.
 bench_pkgs="debootstrap buildah skopeo docker-registry time curl jq python3"
 # images/debian/build.sh: the base image (debootstrap, buildah; readelf and dpkg find
 # the packages of hull's libraries; jq/skopeo read the pushed manifest's sizes).
 image_pkgs="debootstrap debian-archive-keyring buildah skopeo binutils jq"
+# install to-disk / build-disk: partitions and filesystems written into image files
+# without mounting, and the QEMU boots of the e2e tests. grub-pc-bin and
+# grub-efi-amd64-bin only stand in for the image's own GRUB in unit tests (hull runs
+# the GRUB of the image it installs; the host needs none).
+disk_pkgs="gdisk e2fsprogs dosfstools mtools xfsprogs btrfs-progs qemu-system-x86 ovmf
+  qemu-utils grub-pc-bin grub-efi-amd64-bin"
+# tests/e2e and bench/boot-overhead: QEMU boots (TCG; OVMF for UEFI) driven over SSH.
+e2e_pkgs="qemu-system-x86 ovmf qemu-utils openssh-client"
 
 want="$build_pkgs"
 case "${1:-all}" in
   build) ;;
-  test) want="$want $test_pkgs" ;;
+  test) want="$want $test_pkgs $image_pkgs $disk_pkgs $e2e_pkgs" ;;
   bench) want="$bench_pkgs" ;;
   image) want="$image_pkgs" ;;
-  all) want="$want $test_pkgs $bench_pkgs $image_pkgs" ;;
-  *) echo "usage: $0 [build|test|bench|image|all]" >&2; exit 2 ;;
+  disk) want="$disk_pkgs" ;;
+  e2e) want="$e2e_pkgs" ;;
+  all) want="$want $test_pkgs $bench_pkgs $image_pkgs $disk_pkgs $e2e_pkgs" ;;
+  *) echo "usage: $0 [build|test|bench|image|disk|e2e|all]" >&2; exit 2 ;;
 esac
 
 missing=""
