@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "registry/auth.h"
+#include "registry/registries_conf.h"
 #include "registry/http.h"
 #include "util/error.h"
 
@@ -147,7 +148,7 @@ struct Client::Impl {
         push(p),
         http(HttpSettings{opts.tls_verify, opts.stall_timeout_seconds, 30}),
         tokens(opts.token_cache ? opts.token_cache : std::make_shared<TokenCache>()) {
-    bool plain = opts.plain_http.value_or(ref.is_local());
+    bool plain = opts.plain_http.value_or(ref.is_local() || host_is_insecure(ref.registry));
     base = fmt::format("{}://{}/v2/{}", plain ? "http" : "https", ref.api_host(), ref.repository);
     name = ref.name();
   }
