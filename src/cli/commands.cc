@@ -9,6 +9,12 @@ namespace hull::cli {
 
 std::span<const Command> commands() {
   static const Command table[] = {
+      {"status", "show the booted, staged and rollback images", cmd_status},
+      {"upgrade", "fetch and queue the newest version of the image", cmd_upgrade},
+      {"switch", "follow another image from now on", cmd_switch},
+      {"rollback", "boot the previous deployment next time", cmd_rollback},
+      {"install", "install an image to a filesystem (to-filesystem)", cmd_install},
+      {"build-disk", "build raw, qcow2, vmdk, vhd, gce or iso disk images (bootc-image-builder)", cmd_build_disk},
       {"image", "copy and inspect container images (copy, inspect)", cmd_image},
   };
   return table;

@@ -36,5 +36,11 @@ int dispatch(Context& ctx, const std::string& usage_name, std::span<const Comman
              std::vector<std::string> args);
 
 int cmd_image(Context& ctx, std::vector<std::string> args);
+int cmd_status(Context& ctx, std::vector<std::string> args);
+int cmd_upgrade(Context& ctx, std::vector<std::string> args);
+int cmd_switch(Context& ctx, std::vector<std::string> args);
+int cmd_rollback(Context& ctx, std::vector<std::string> args);
+int cmd_install(Context& ctx, std::vector<std::string> args);
+int cmd_build_disk(Context& ctx, std::vector<std::string> args);
 
 }  // namespace hull::cli

@@ -150,7 +150,7 @@ class DirmetaCache {
   explicit DirmetaCache(OstreeRepo* repo) : repo_(repo) {}
   const std::string& get(uint32_t uid, uint32_t gid, uint32_t mode, const Xattrs& x) {
     std::string key = fmt::format("{}:{}:{:o}", uid, gid, mode);
-    for (auto& [n, v] : x) key += "\0" + n + "=" + v;
+    for (auto& [n, v] : x) key += fmt::format("|{}:{}|{}:{}", n.size(), n, v.size(), v);
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
     return cache_.emplace(key, write_dirmeta(repo_, uid, gid, mode, x)).first->second;
@@ -177,10 +177,11 @@ struct SplitPath {
 };
 
 // Builds the layer's tree from `ops` and writes it; returns the root.
+// Directories without an op of their own get `implicit_meta`.
 GRef<OstreeMutableTree> apply_ops(const std::vector<Op>& ops, const std::deque<std::string>& slots,
-                                  const std::string& default_meta) {
+                                  const std::string& implicit_meta) {
   GRef<OstreeMutableTree> root(ostree_mutable_tree_new());
-  ostree_mutable_tree_set_metadata_checksum(root.get(), default_meta.c_str());
+  ostree_mutable_tree_set_metadata_checksum(root.get(), implicit_meta.c_str());
   std::unordered_map<std::string, std::string> file_csum;  // for hardlinks
   GErr err;
   for (auto& op : ops) {
@@ -190,7 +191,7 @@ GRef<OstreeMutableTree> apply_ops(const std::vector<Op>& ops, const std::deque<s
     }
     SplitPath sp(op.path);
     GRef<OstreeMutableTree> parent;
-    if (!ostree_mutable_tree_ensure_parent_dirs(root.get(), sp.parts, default_meta.c_str(), parent.out(), err.out()))
+    if (!ostree_mutable_tree_ensure_parent_dirs(root.get(), sp.parts, implicit_meta.c_str(), parent.out(), err.out()))
       err.raise(fmt::format("\"{}\"", op.path));
     const char* name = sp.last();
     GStr existing_file;
@@ -240,7 +241,7 @@ ImportedLayer import_layer(OstreeRepo* repo, int fd, const oci::Descriptor& d, c
     std::deque<std::string> slots;
     std::vector<Op> ops;
     DirmetaCache dirmeta(repo);
-    const std::string default_meta = dirmeta.get(0, 0, 0755, {});
+    const std::string implicit_meta = dirmeta.get(0, 0, 0755, {{kImplicitDirXattr, ""}});
 
     // The whiteout marker: an empty root-owned file.
     GErr err;
@@ -305,7 +306,7 @@ ImportedLayer import_layer(OstreeRepo* repo, int fd, const oci::Descriptor& d, c
     if (opts.diff_id && summary.diff_id != opts.diff_id->str())
       fail("uncompressed content is {}, but the image config says {}", summary.diff_id, opts.diff_id->str());
 
-    GRef<OstreeMutableTree> root = apply_ops(ops, slots, default_meta);
+    GRef<OstreeMutableTree> root = apply_ops(ops, slots, implicit_meta);
     GRef<GFile> root_file;
     if (!ostree_repo_write_mtree(repo, root.get(), root_file.out(), nullptr, err.out())) err.raise("writing the tree");
     GVariantBuilder mb;

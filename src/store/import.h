@@ -35,6 +35,14 @@ struct ImportedLayer {
   uint64_t content_bytes = 0;
 };
 
+// Directories that a layer does not list itself (parents of its entries
+// without their own tar entry, and the root without a "./" entry) get this
+// marker in the layer commit: 0755 root:root plus an xattr of this name.
+// The merge (store/merge.h) keeps what the lower layers said about such a
+// directory, as a runtime unpacking the layer onto them does, and makes a
+// new one 0755 root:root. The marker never reaches the image's tree.
+inline constexpr const char* kImplicitDirXattr = "user.hull.implicit-dir";
+
 // "hull/blob/sha256_<hex>".
 std::string layer_ref(const oci::Digest& blob);
 

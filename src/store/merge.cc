@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "store/import.h"
 #include "store/ostree.h"
 #include "util/error.h"
 
@@ -42,7 +43,10 @@ void clear_dir(OstreeMutableTree* dir) {
   for (auto& n : names) ostree_mutable_tree_remove(dir, n.c_str(), TRUE, nullptr);
 }
 
-GRef<OstreeMutableTree> ensure_dir(OstreeMutableTree* parent, const char* name, const std::string& path) {
+// The subdirectory `name` of `parent`, made if missing (a file of that name
+// is replaced); a new one gets `default_meta`.
+GRef<OstreeMutableTree> ensure_dir(OstreeMutableTree* parent, const char* name, const std::string& path,
+                                   const std::string& default_meta) {
   GStr file;
   GRef<OstreeMutableTree> sub;
   ostree_mutable_tree_lookup(parent, name, file.out(), sub.out(), nullptr);
@@ -50,12 +54,21 @@ GRef<OstreeMutableTree> ensure_dir(OstreeMutableTree* parent, const char* name, 
   GErr err;
   GRef<OstreeMutableTree> out;
   if (!ostree_mutable_tree_ensure_dir(parent, name, out.out(), err.out())) err.raise(fmt::format("\"{}\"", path));
+  if (!ostree_mutable_tree_get_metadata_checksum(out.get()))
+    ostree_mutable_tree_set_metadata_checksum(out.get(), default_meta.c_str());
   return out;
 }
 
 class Merger {
  public:
-  Merger(OstreeRepo* repo, OstreeMutableTree* root) : repo_(repo), root_(root) {}
+  Merger(OstreeRepo* repo, OstreeMutableTree* root, std::string default_meta, std::string implicit_meta)
+      : repo_(repo), root_(root), default_meta_(std::move(default_meta)), implicit_meta_(std::move(implicit_meta)) {}
+
+  // Sets `meta` on `dir` unless it is the implicit-directory marker
+  // (store/import.h), which leaves what lower layers said.
+  void set_meta(OstreeMutableTree* dir, const std::string& meta) {
+    if (meta != implicit_meta_) ostree_mutable_tree_set_metadata_checksum(dir, meta.c_str());
+  }
 
   // Applies the layer tree `tree` onto `dst` (which is at `path`).
   void apply(OstreeMutableTree* dst, const char* tree, const std::string& path) {
@@ -102,12 +115,12 @@ class Merger {
       std::string sub_path = path + name + "/";
       GRef<OstreeMutableTree> sub;
       if (at_root && std::string_view(name) == "etc") {
-        GRef<OstreeMutableTree> usr = ensure_dir(root_, "usr", "usr");
-        sub = ensure_dir(usr.get(), "etc", "usr/etc");
+        GRef<OstreeMutableTree> usr = ensure_dir(root_, "usr", "usr", default_meta_);
+        sub = ensure_dir(usr.get(), "etc", "usr/etc", default_meta_);
       } else {
-        sub = ensure_dir(dst, name, sub_path);
+        sub = ensure_dir(dst, name, sub_path, default_meta_);
       }
-      ostree_mutable_tree_set_metadata_checksum(sub.get(), hex(mcsum.get()).c_str());
+      set_meta(sub.get(), hex(mcsum.get()));
       if (at_root && is_mount_point(name)) continue;  // mount points stay empty
       apply(sub.get(), hex(tcsum.get()).c_str(), sub_path);
     }
@@ -128,6 +141,8 @@ class Merger {
 
   OstreeRepo* repo_;
   OstreeMutableTree* root_;
+  std::string default_meta_;   // 0755 root:root
+  std::string implicit_meta_;  // the marker of directories a layer did not list
 };
 
 }  // namespace
@@ -136,10 +151,10 @@ GRef<GFile> merge_layers(OstreeRepo* repo, const std::vector<std::string>& layer
   GRef<OstreeMutableTree> root(ostree_mutable_tree_new());
   std::string default_meta = write_dirmeta(repo, 0, 0, 0755, {});
   ostree_mutable_tree_set_metadata_checksum(root.get(), default_meta.c_str());
-  Merger m(repo, root.get());
+  Merger m(repo, root.get(), default_meta, write_dirmeta(repo, 0, 0, 0755, {{kImplicitDirXattr, ""}}));
   for (auto& c : layer_commits) {
     auto [tree, meta] = commit_root(repo, c);
-    ostree_mutable_tree_set_metadata_checksum(root.get(), meta.c_str());
+    m.set_meta(root.get(), meta);
     with_context(fmt::format("merging layer commit {}", c.substr(0, 12)), [&] { m.apply(root.get(), tree.c_str(), ""); });
   }
   // Mount points exist even if no layer made them; /tmp is world-writable.
@@ -149,7 +164,7 @@ GRef<GFile> merge_layers(OstreeRepo* repo, const std::vector<std::string>& layer
     GRef<OstreeMutableTree> sub;
     ostree_mutable_tree_lookup(root.get(), mp, f.out(), sub.out(), nullptr);
     if (!sub) {
-      sub = ensure_dir(root.get(), mp, mp);
+      sub = ensure_dir(root.get(), mp, mp, default_meta);
       ostree_mutable_tree_set_metadata_checksum(sub.get(), std::string_view(mp) == "tmp" ? tmp_meta.c_str()
                                                                                      : default_meta.c_str());
     }

@@ -1,7 +1,9 @@
 // Stacking layer commits into the image's tree, as a container runtime
 // stacks layers: later layers win, `.wh.NAME` removes NAME from the layers
 // below, `.wh..wh..opq` empties its directory of what the layers below put
-// there. The result is laid out for libostree's deployments:
+// there; a directory that a layer holds only as the parent of its entries
+// keeps the owner, mode and xattrs the layers below gave it. The result is
+// laid out for libostree's deployments:
 //   - /etc of the image becomes /usr/etc (the base of the three-way merge);
 //   - /dev, /proc, /sys, /run, /tmp are empty mount points;
 //   - /var stays in the tree: it is copied to the stateroot at install only.

@@ -1,11 +1,14 @@
 #include "store/store.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "store/import.h"
 #include "store/merge.h"
@@ -34,13 +37,34 @@ bool has_bootable_label(const oci::ImageConfig& cfg) {
   return is_true("containers.bootc") || is_true("ostree.bootable");
 }
 
+// Verifies the file `path` against `d` (size and digest) without copying it.
+void verify_local_blob(const std::string& path, const oci::Descriptor& d, ProgressBar* bar) {
+  UniqueFd fd = open_file(path, O_RDONLY);
+  posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  oci::DigestVerifier v(d.digest);
+  std::vector<char> buf(1u << 20);
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail_errno(fmt::format("reading {}", path));
+    if (n == 0) break;
+    v.update(buf.data(), static_cast<size_t>(n));
+    if (bar) bar->add(static_cast<uint64_t>(n));
+  }
+  if (static_cast<int64_t>(v.size()) != d.size)
+    fail("{}: size mismatch: expected {} bytes, got {}", path, d.size, v.size());
+  v.verify();
+}
+
 // Fetches blobs on `jobs` threads into files of `dir`; wait(i) returns
-// when blob i is there (or rethrows its error).
+// when blob i is there (or rethrows its error). A blob the source holds as
+// a local file (an oci: layout) is verified in place instead of copied;
+// release(i) removes fetched copies only.
 class Fetcher {
  public:
   Fetcher(image::Source& src, const std::vector<oci::Descriptor>& blobs, const std::string& dir, int jobs,
           Progress& progress)
-      : blobs_(blobs), done_(blobs.size(), false) {
+      : blobs_(blobs), done_(blobs.size(), false), local_(blobs.size(), false) {
     for (auto& b : blobs) paths_.push_back(dir + "/" + b.digest.encoded());
     int n = std::max(1, std::min<int>(jobs, static_cast<int>(blobs.size())));
     for (int t = 0; t < n; t++)
@@ -55,11 +79,21 @@ class Fetcher {
           try {
             const oci::Descriptor& d = blobs_[i];
             ProgressBar* bar = progress.bar(d.digest.short_str(), static_cast<uint64_t>(d.size));
-            UniqueFd fd = open_file(paths_[i], O_RDWR | O_CREAT | O_TRUNC, 0600);
-            with_context(fmt::format("layer {}", d.digest.short_str()), [&] { src.fetch_blob(d, fd.get(), bar); });
-            fd.close(paths_[i]);
+            std::string path = paths_[i];
+            bool local = false;
+            if (auto lp = src.local_blob(d)) {
+              path = *lp;
+              local = true;
+              with_context(fmt::format("layer {}", d.digest.short_str()), [&] { verify_local_blob(path, d, bar); });
+            } else {
+              UniqueFd fd = open_file(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+              with_context(fmt::format("layer {}", d.digest.short_str()), [&] { src.fetch_blob(d, fd.get(), bar); });
+              fd.close(path);
+            }
             bar->finish("fetched");
             std::lock_guard lk(mu_);
+            paths_[i] = path;
+            local_[i] = local;
             done_[i] = true;
             cv_.notify_all();
           } catch (...) {
@@ -84,11 +118,17 @@ class Fetcher {
     if (!done_[i]) std::rethrow_exception(error_);
     return paths_[i];
   }
+  // Removes blob i's file if it is a fetched copy.
+  void release(size_t i) {
+    std::lock_guard lk(mu_);
+    if (done_[i] && !local_[i]) ::unlink(paths_[i].c_str());
+  }
 
  private:
   const std::vector<oci::Descriptor>& blobs_;
   std::vector<std::string> paths_;
   std::vector<bool> done_;
+  std::vector<bool> local_;  // paths_[i] is the source's own file
   std::vector<std::thread> threads_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -119,7 +159,9 @@ Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<
   p.manifest = image::resolve_manifest(src, top, platform);
   oci::Manifest m = oci::Manifest::parse(p.manifest.bytes, p.manifest.media_type);
   p.config = src.blob_bytes(m.config, oci::kMaxConfigSize);
+  std::set<oci::Digest> listed;
   for (auto& l : m.layers) {
+    if (!listed.insert(l.digest).second) continue;  // listed twice: fetched once
     if (resolve_ref(repo, layer_ref(l.digest))) continue;
     p.missing_layers.push_back(l);
     p.missing_bytes += static_cast<uint64_t>(l.size);
@@ -172,12 +214,13 @@ PullResult pull_image(OstreeRepo* repo, image::Source& src, const image::ImageNa
         const oci::Descriptor& l = m.layers[i];
         std::string lref = layer_ref(l.digest);
         if (next_missing < pv.missing_layers.size() && pv.missing_layers[next_missing].digest == l.digest) {
-          const std::string& path = fetcher.wait(next_missing++);
+          size_t k = next_missing++;
+          std::string path = fetcher.wait(k);
           UniqueFd fd = open_file(path, O_RDONLY);
           ImportOptions io;
           io.diff_id = cfg.diff_ids[i];
           ImportedLayer imp = import_layer(repo, fd.get(), l, io);
-          ::unlink(path.c_str());
+          fetcher.release(k);
           layer_commits[i] = imp.commit;
           txn.set_ref(lref, imp.commit);
           res.layers_fetched++;
@@ -233,6 +276,16 @@ ImageRecord read_image(OstreeRepo* repo, const std::string& commit) {
   return r;
 }
 
+// libostree names boot entries from os-release: /usr/lib/os-release, or
+// /etc/os-release (now /usr/etc/os-release), must be there.
+void check_os_release(GFile* root, const std::string& what) {
+  for (const char* p : {"usr/lib/os-release", "usr/etc/os-release"}) {
+    GRef<GFile> f(g_file_resolve_relative_path(root, p));
+    if (g_file_query_exists(f.get(), nullptr)) return;
+  }
+  fail("{} is not a bootable image: no /usr/lib/os-release or /etc/os-release", what);
+}
+
 void check_bootable(OstreeRepo* repo, const std::string& commit, const std::string& config, const std::string& what) {
   oci::ImageConfig cfg = oci::ImageConfig::parse(config);
   if (!has_bootable_label(cfg))
@@ -256,7 +309,10 @@ void check_bootable(OstreeRepo* repo, const std::string& commit, const std::stri
       GRef<GFile> vmlinuz(g_file_get_child(dir.get(), "vmlinuz"));
       GRef<GFile> initramfs(g_file_get_child(dir.get(), "initramfs.img"));
       if (!g_file_query_exists(vmlinuz.get(), nullptr)) continue;
-      if (g_file_query_exists(initramfs.get(), nullptr)) return;
+      if (g_file_query_exists(initramfs.get(), nullptr)) {
+        check_os_release(root.get(), what);
+        return;
+      }
       kernels_without_initramfs.push_back(kver);
     }
   }

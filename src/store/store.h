@@ -44,7 +44,7 @@ std::string image_ref(const image::ImageName& name);
 struct Preview {
   image::Doc manifest;
   std::string config;
-  std::vector<oci::Descriptor> missing_layers;  // not yet in the repo
+  std::vector<oci::Descriptor> missing_layers;  // not yet in the repo; each digest once
   uint64_t missing_bytes = 0;
 };
 Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<oci::Platform>& platform);
@@ -60,6 +60,7 @@ struct PullOptions {
   std::optional<oci::Platform> platform;
   int jobs = 4;         // layers fetched at once
   std::string tmp_dir;  // where fetched blobs wait for import; default /var/tmp
+                        // (blobs of an oci: layout are verified and read in place)
 };
 
 // Fetches what is missing of `name`, imports it and writes the image

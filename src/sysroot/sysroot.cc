@@ -1,0 +1,527 @@
+#include "sysroot/sysroot.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <set>
+
+#include <nlohmann/json.hpp>
+#include <ostree.h>
+
+#include "image/source.h"
+#include "store/ostree.h"
+#include "store/store.h"
+#include "sysroot/kargs.h"
+#include "sysroot/origin.h"
+#include "util/error.h"
+#include "util/fd.h"
+#include "util/file.h"
+#include "util/glib.h"
+
+namespace hull::sysroot {
+namespace {
+
+using SysrootRef = GRef<OstreeSysroot>;
+using DeploymentRef = GRef<OstreeDeployment>;
+
+constexpr const char* kKargsDir = "usr/lib/bootc/kargs.d";
+
+SysrootRef load_sysroot(const std::string& path) {
+  GRef<GFile> file(g_file_new_for_path(path.c_str()));
+  SysrootRef s(ostree_sysroot_new(file.get()));
+  GErr err;
+  if (!ostree_sysroot_load(s.get(), nullptr, err.out())) err.raise(fmt::format("loading the ostree sysroot {}", path));
+  return s;
+}
+
+void lock(OstreeSysroot* s) {
+  GErr err;
+  if (!ostree_sysroot_lock(s, err.out())) err.raise("locking the sysroot");
+}
+
+OstreeRepo* repo_of(OstreeSysroot* s) {
+  OstreeRepo* repo = nullptr;
+  GErr err;
+  if (!ostree_sysroot_get_repo(s, &repo, nullptr, err.out())) err.raise("opening the sysroot's repository");
+  // ostree_sysroot_get_repo returns a new reference; the sysroot keeps its own.
+  g_object_unref(repo);
+  return repo;
+}
+
+std::vector<OstreeDeployment*> deployments_of(OstreeSysroot* s) {
+  GPtrArray* arr = ostree_sysroot_get_deployments(s);
+  std::vector<OstreeDeployment*> out;
+  for (guint i = 0; i < arr->len; i++) out.push_back(static_cast<OstreeDeployment*>(arr->pdata[i]));
+  g_ptr_array_unref(arr);
+  return out;
+}
+
+// The deployment that upgrades start from: the booted one, else (a
+// directory sysroot) the default.
+OstreeDeployment* current_deployment(OstreeSysroot* s) {
+  if (OstreeDeployment* b = ostree_sysroot_get_booted_deployment(s)) return b;
+  auto deps = deployments_of(s);
+  if (deps.empty()) fail("no deployments in this sysroot: install an image first (hull install)");
+  return deps[0];
+}
+
+image::ImageName origin_image(OstreeDeployment* d) {
+  GKeyFile* origin = ostree_deployment_get_origin(d);
+  if (!origin) fail("deployment {} has no origin file", ostree_deployment_get_csum(d));
+  GStr ref(g_key_file_get_string(origin, "origin", "container-image-reference", nullptr));
+  if (!ref.get()) fail("deployment {} does not follow a container image (no container-image-reference)",
+                       ostree_deployment_get_csum(d));
+  return parse_origin_image_ref(ref.get());
+}
+
+GKeyFile* new_origin(const image::ImageName& name) {
+  GKeyFile* kf = g_key_file_new();
+  g_key_file_set_string(kf, "origin", "container-image-reference", origin_image_ref(name).c_str());
+  return kf;
+}
+
+// The kargs.d files of `commit`: (path, text), in no particular order.
+std::vector<std::pair<std::string, std::string>> read_kargs_files(OstreeRepo* repo, const std::string& commit) {
+  std::vector<std::pair<std::string, std::string>> files;
+  GRef<GFile> root;
+  GErr err;
+  if (!ostree_repo_read_commit(repo, commit.c_str(), root.out(), nullptr, nullptr, err.out()))
+    err.raise(fmt::format("reading commit {}", commit));
+  GRef<GFile> dir(g_file_resolve_relative_path(root.get(), kKargsDir));
+  GRef<GFileEnumerator> en(g_file_enumerate_children(dir.get(), "standard::name,standard::type",
+                                                     G_FILE_QUERY_INFO_NONE, nullptr, nullptr));
+  if (!en) return files;
+  for (;;) {
+    GFileInfo* info = g_file_enumerator_next_file(en.get(), nullptr, nullptr);
+    if (!info) break;
+    GRef<GFileInfo> owned(info);
+    std::string name = g_file_info_get_name(info);
+    if (!name.ends_with(".toml") || g_file_info_get_file_type(info) != G_FILE_TYPE_REGULAR) continue;
+    GRef<GFile> f(g_file_get_child(dir.get(), name.c_str()));
+    char* data = nullptr;
+    gsize len = 0;
+    if (!g_file_load_contents(f.get(), nullptr, &data, &len, nullptr, err.out()))
+      err.raise(fmt::format("reading /{}/{}", kKargsDir, name));
+    files.emplace_back(std::string(kKargsDir) + "/" + name, std::string(data, len));
+    g_free(data);
+  }
+  return files;
+}
+
+std::string host_arch() {
+  struct utsname u;
+  if (uname(&u) != 0) return "x86_64";
+  return u.machine;
+}
+
+std::vector<std::string> image_kargs(OstreeRepo* repo, const std::string& commit) {
+  return kargs_from_files(read_kargs_files(repo, commit), kargs_arch(host_arch()));
+}
+
+std::vector<std::string> deployment_kargs(OstreeDeployment* d) {
+  OstreeBootconfigParser* bc = ostree_deployment_get_bootconfig(d);
+  const char* opts = bc ? ostree_bootconfig_parser_get(bc, "options") : nullptr;
+  std::vector<std::string> out;
+  for (auto& k : split_kargs(opts ? opts : ""))
+    if (!k.starts_with("ostree=")) out.push_back(k);  // ostree adds its own
+  return out;
+}
+
+// NULL-terminated argv for ostree, owning its strings.
+struct Argv {
+  std::vector<std::string> items;
+  std::vector<char*> ptrs;
+  explicit Argv(std::vector<std::string> v) : items(std::move(v)) {
+    for (auto& s : items) ptrs.push_back(s.data());
+    ptrs.push_back(nullptr);
+  }
+  char** get() { return ptrs.data(); }
+};
+
+ImageStatus image_status(const store::ImageRecord& r, const image::ImageName& name) {
+  ImageStatus st;
+  st.image = bootc_image_reference(name);
+  st.version = r.version;
+  st.image_digest = r.manifest_digest.str();
+  st.architecture = r.architecture;
+  if (r.timestamp > 0) {
+    char buf[32];
+    time_t t = static_cast<time_t>(r.timestamp);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    st.timestamp = buf;
+  }
+  return st;
+}
+
+BootEntry boot_entry(OstreeRepo* repo, OstreeDeployment* d) {
+  BootEntry e;
+  e.ostree.checksum = ostree_deployment_get_csum(d);
+  e.ostree.deploy_serial = ostree_deployment_get_deployserial(d);
+  e.ostree.stateroot = ostree_deployment_get_osname(d);
+  e.pinned = ostree_deployment_is_pinned(d);
+  try {
+    image::ImageName name = origin_image(d);
+    store::ImageRecord rec = store::read_image(repo, e.ostree.checksum);
+    e.image = image_status(rec, name);
+    // An update already fetched but not deployed.
+    if (auto cur = store::resolve_ref(repo, store::image_ref(name)); cur && *cur != e.ostree.checksum) {
+      store::ImageRecord newer = store::read_image(repo, *cur);
+      if (newer.manifest_digest != rec.manifest_digest) e.cached_update = image_status(newer, name);
+    }
+  } catch (const Error&) {
+    e.incompatible = true;  // not deployed from a container image by hull
+  }
+  return e;
+}
+
+// Copies the tree `src` (a directory of a commit) into `dst`, keeping
+// owners and modes, never overwriting what is there, never following links.
+void copy_new_entries(GFile* src, const std::string& dst) {
+  GErr err;
+  GRef<GFileEnumerator> en(g_file_enumerate_children(src, "standard::*,unix::*", G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
+                                                     nullptr, err.out()));
+  if (!en) err.raise(fmt::format("reading {}", dst));
+  for (;;) {
+    GFileInfo* raw = g_file_enumerator_next_file(en.get(), nullptr, err.out());
+    if (!raw) {
+      if (err.get()) err.raise(fmt::format("reading {}", dst));
+      break;
+    }
+    GRef<GFileInfo> info(raw);
+    std::string name = g_file_info_get_name(raw);
+    std::string out = dst + "/" + name;
+    GRef<GFile> child(g_file_get_child(src, name.c_str()));
+    uid_t uid = g_file_info_get_attribute_uint32(raw, "unix::uid");
+    gid_t gid = g_file_info_get_attribute_uint32(raw, "unix::gid");
+    mode_t mode = g_file_info_get_attribute_uint32(raw, "unix::mode") & 07777;
+    struct stat st;
+    bool exists = ::lstat(out.c_str(), &st) == 0;
+    switch (g_file_info_get_file_type(raw)) {
+      case G_FILE_TYPE_DIRECTORY:
+        if (!exists) {
+          if (::mkdir(out.c_str(), mode) != 0) fail_errno(fmt::format("creating {}", out));
+          if (::lchown(out.c_str(), uid, gid) != 0 || ::chmod(out.c_str(), mode) != 0)
+            fail_errno(fmt::format("setting the owner of {}", out));
+        } else if (!S_ISDIR(st.st_mode)) {
+          break;  // the machine has something else there: it wins
+        }
+        copy_new_entries(child.get(), out);
+        break;
+      case G_FILE_TYPE_SYMBOLIC_LINK:
+        if (exists) break;
+        if (::symlink(g_file_info_get_symlink_target(raw), out.c_str()) != 0 || ::lchown(out.c_str(), uid, gid) != 0)
+          fail_errno(fmt::format("creating {}", out));
+        break;
+      case G_FILE_TYPE_REGULAR: {
+        if (exists) break;
+        GRef<GFileInputStream> in(g_file_read(child.get(), nullptr, err.out()));
+        if (!in) err.raise(fmt::format("reading {} from the image", out));
+        UniqueFd fd = open_file(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+        char buf[65536];
+        for (;;) {
+          gssize n = g_input_stream_read(G_INPUT_STREAM(in.get()), buf, sizeof buf, nullptr, err.out());
+          if (n < 0) err.raise(fmt::format("reading {} from the image", out));
+          if (n == 0) break;
+          write_all(fd.get(), std::string_view(buf, static_cast<size_t>(n)), out);
+        }
+        if (::fchown(fd.get(), uid, gid) != 0 || ::fchmod(fd.get(), mode) != 0)
+          fail_errno(fmt::format("setting the owner of {}", out));
+        fd.close(out);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+// Seeds the stateroot's /var from the image's /var at install: copies (a
+// change in /var must never alter the repository's objects, so no hard
+// links) what is not there yet. Upgrades never do this: /var is the
+// machine's.
+void seed_var(OstreeRepo* repo, const std::string& commit, const std::string& root, const std::string& stateroot) {
+  GRef<GFile> croot;
+  GErr err;
+  if (!ostree_repo_read_commit(repo, commit.c_str(), croot.out(), nullptr, nullptr, err.out()))
+    err.raise("reading the image commit");
+  GRef<GFile> cvar(g_file_resolve_relative_path(croot.get(), "var"));
+  if (!g_file_query_exists(cvar.get(), nullptr)) return;
+  with_context("copying the image's /var into the stateroot",
+               [&] { copy_new_entries(cvar.get(), root + "/ostree/deploy/" + stateroot + "/var"); });
+}
+
+std::string deployment_dir(OstreeSysroot* s, OstreeDeployment* d, const std::string& sysroot) {
+  GStr rel(ostree_sysroot_get_deployment_dirpath(s, d));
+  return sysroot + "/" + rel.str();
+}
+
+// bootc's --root-ssh-authorized-keys: a tmpfiles.d entry in the
+// deployment's /etc that writes root's authorized_keys at boot (root's
+// home is in /var, which does not exist until then).
+void install_root_keys(const std::string& deploy_dir, const std::string& keys_file) {
+  std::string keys = read_file(keys_file, 1 << 20);
+  gchar* b64 = g_base64_encode(reinterpret_cast<const guchar*>(keys.data()), keys.size());
+  std::string line = fmt::format("d /root/.ssh 0700 root root -\nf~ /root/.ssh/authorized_keys 600 root root - {}\n", b64);
+  g_free(b64);
+  make_dirs(deploy_dir + "/etc/tmpfiles.d");
+  write_file_atomic(deploy_dir + "/etc/tmpfiles.d/hull-root-ssh.conf", line);
+}
+
+std::string now_rfc3339() {
+  char buf[32];
+  time_t t = time(nullptr);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void write_aleph(const std::string& root, const store::ImageRecord& rec, const std::string& imgref,
+                 const std::string& kver) {
+  nlohmann::ordered_json j;
+  j["image"] = imgref;
+  j["kernel"] = kver;
+  j["selinux"] = "disabled";
+  j["timestamp"] = now_rfc3339();
+  j["version"] = rec.version;
+  j["digest"] = rec.manifest_digest.str();
+  j["installer"] = "hull " HULL_VERSION;
+  write_file_atomic(root + "/.bootc-aleph.json", j.dump(2) + "\n");
+}
+
+std::string kernel_version(OstreeRepo* repo, const std::string& commit) {
+  GRef<GFile> root;
+  GErr err;
+  if (!ostree_repo_read_commit(repo, commit.c_str(), root.out(), nullptr, nullptr, err.out()))
+    err.raise("reading the image commit");
+  GRef<GFile> modules(g_file_resolve_relative_path(root.get(), "usr/lib/modules"));
+  GRef<GFileEnumerator> en(
+      g_file_enumerate_children(modules.get(), "standard::name", G_FILE_QUERY_INFO_NONE, nullptr, nullptr));
+  if (!en) return "";
+  GFileInfo* info = g_file_enumerator_next_file(en.get(), nullptr, nullptr);
+  if (!info) return "";
+  std::string k = g_file_info_get_name(info);
+  g_object_unref(info);
+  return k;
+}
+
+// Removes image and layer refs no deployment uses, then lets libostree
+// clean up old deployments and prune the repository. Returns a summary.
+std::string cleanup(OstreeSysroot* s) {
+  OstreeRepo* repo = repo_of(s);
+  std::set<std::string> keep;
+  for (auto* d : deployments_of(s)) keep.insert(ostree_deployment_get_csum(d));
+  if (OstreeDeployment* st = ostree_sysroot_get_staged_deployment(s)) keep.insert(ostree_deployment_get_csum(st));
+  store::PruneResult pr = store::prune(repo, keep);
+  GErr err;
+  if (!ostree_sysroot_cleanup(s, nullptr, err.out())) err.raise("cleaning up the sysroot");
+  if (pr.objects_removed == 0) return {};
+  return fmt::format("Pruned {} objects, freed {}", pr.objects_removed, human_bytes(pr.bytes_freed));
+}
+
+// Pulls `name`, then stages (booted) or deploys (directory) it on top of
+// `from`, carrying kernel arguments over with the kargs.d difference.
+UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* from, const image::ImageName& name,
+                           bool check) {
+  OstreeRepo* repo = repo_of(s);
+  auto src = image::open_source(name, ctx.registry);
+  store::ImageRecord current = store::read_image(repo, ostree_deployment_get_csum(from));
+  UpgradeResult res;
+
+  if (check) {
+    store::Preview pv = store::preview_image(repo, *src, ctx.platform);
+    if (pv.manifest.digest == current.manifest_digest) {
+      res.message = "No changes in: " + name.str();
+      return res;
+    }
+    oci::ImageConfig cfg = oci::ImageConfig::parse(pv.config);
+    auto v = cfg.labels.find("org.opencontainers.image.version");
+    res.message = fmt::format("Update available for: {}\n  Version: {}\n  Digest: {}\n  Layers to fetch: {} ({})",
+                              name.str(), v == cfg.labels.end() ? "(none)" : v->second, pv.manifest.digest.str(),
+                              pv.missing_layers.size(), human_bytes(pv.missing_bytes));
+    return res;
+  }
+
+  store::PullOptions po;
+  po.platform = ctx.platform;
+  store::PullResult pr = store::pull_image(repo, *src, name, po, *ctx.progress);
+  if (pr.image.commit == current.commit) {
+    res.message = "No update available.";
+    return res;
+  }
+  // Kernel arguments: the local ones kept, the images' kargs.d difference applied.
+  std::vector<std::string> kargs =
+      apply_kargs_diff(deployment_kargs(from), image_kargs(repo, current.commit), image_kargs(repo, pr.image.commit));
+  Argv argv(kargs);
+  OstreeSysrootDeployTreeOpts opts = {};
+  opts.override_kernel_argv = argv.get();
+  GKeyFile* origin = new_origin(name);
+  DeploymentRef dep;
+  GErr err;
+  const char* osname = ostree_deployment_get_osname(from);
+  if (ostree_sysroot_get_booted_deployment(s)) {
+    if (!ostree_sysroot_stage_tree_with_options(s, osname, pr.image.commit.c_str(), origin, from, &opts, dep.out(),
+                                                nullptr, err.out()))
+      err.raise("staging the new deployment");
+    res.staged = true;
+  } else {
+    if (!ostree_sysroot_deploy_tree_with_options(s, osname, pr.image.commit.c_str(), origin, from, &opts, dep.out(),
+                                                 nullptr, err.out()))
+      err.raise("deploying");
+    // New default first, the previous default as the rollback.
+    GPtrArray* list = g_ptr_array_new();
+    g_ptr_array_add(list, dep.get());
+    g_ptr_array_add(list, from);
+    if (!ostree_sysroot_write_deployments(s, list, nullptr, err.out())) {
+      g_ptr_array_unref(list);
+      err.raise("writing the deployments");
+    }
+    g_ptr_array_unref(list);
+  }
+  g_key_file_unref(origin);
+  res.changed = true;
+  std::string pruned = cleanup(s);
+  res.message = fmt::format("{} {} ({})\n  Fetched {} layers ({}), reused {}{}",
+                            res.staged ? "Queued for next boot:" : "Deployed:", name.str(),
+                            pr.image.version.empty() ? pr.image.manifest_digest.short_str() : pr.image.version,
+                            pr.layers_fetched, human_bytes(pr.bytes_fetched), pr.layers_reused,
+                            pruned.empty() ? "" : "\n  " + pruned);
+  return res;
+}
+
+}  // namespace
+
+std::string install_to_filesystem(Context& ctx, const InstallOptions& o) {
+  return with_context(fmt::format("installing {} to {}", o.source.str(), o.root), [&] {
+    // 1. the ostree sysroot and stateroot
+    GRef<GFile> rootf(g_file_new_for_path(o.root.c_str()));
+    SysrootRef s(ostree_sysroot_new(rootf.get()));
+    GErr err;
+    if (!ostree_sysroot_ensure_initialized(s.get(), nullptr, err.out())) err.raise("initializing the sysroot");
+    if (!ostree_sysroot_load(s.get(), nullptr, err.out())) err.raise("loading the sysroot");
+    lock(s.get());
+    if (!deployments_of(s.get()).empty()) fail("{} already holds deployments; install wants an empty filesystem", o.root);
+    OstreeRepo* repo = repo_of(s.get());
+    if (!o.bootloader.empty()) {
+      GKeyFile* cfg = ostree_repo_copy_config(repo);
+      g_key_file_set_string(cfg, "sysroot", "bootloader", o.bootloader.c_str());
+      if (!ostree_repo_write_config(repo, cfg, err.out())) {
+        g_key_file_unref(cfg);
+        err.raise("writing the repository config");
+      }
+      g_key_file_unref(cfg);
+    }
+    // A stateroot left by an install that failed later is reused.
+    if (!path_exists(o.root + "/ostree/deploy/" + o.stateroot) &&
+        !ostree_sysroot_init_osname(s.get(), o.stateroot.c_str(), nullptr, err.out()))
+      err.raise(fmt::format("creating stateroot {}", o.stateroot));
+
+    // 2. the image
+    auto src = image::open_source(o.source, ctx.registry);
+    store::PullOptions po;
+    po.platform = ctx.platform;
+    store::PullResult pr = store::pull_image(repo, *src, o.source, po, *ctx.progress);
+
+    // 3. the deployment
+    std::vector<std::string> kargs = image_kargs(repo, pr.image.commit);
+    kargs.insert(kargs.end(), o.kargs.begin(), o.kargs.end());
+    Argv argv(kargs);
+    OstreeSysrootDeployTreeOpts opts = {};
+    opts.override_kernel_argv = argv.get();
+    const image::ImageName& follow = o.target ? *o.target : o.source;
+    GKeyFile* origin = new_origin(follow);
+    DeploymentRef dep;
+    bool ok = ostree_sysroot_deploy_tree_with_options(s.get(), o.stateroot.c_str(), pr.image.commit.c_str(), origin,
+                                                      nullptr, &opts, dep.out(), nullptr, err.out());
+    g_key_file_unref(origin);
+    if (!ok) err.raise("deploying");
+    if (o.target && store::image_ref(*o.target) != store::image_ref(o.source)) {
+      // Upgrades follow the target name: record the image under it too.
+      store::Transaction txn(repo);
+      txn.set_ref(store::image_ref(*o.target), pr.image.commit);
+      txn.commit();
+    }
+    if (!o.root_ssh_authorized_keys.empty())
+      install_root_keys(deployment_dir(s.get(), dep.get(), o.root), o.root_ssh_authorized_keys);
+    GPtrArray* list = g_ptr_array_new();
+    g_ptr_array_add(list, dep.get());
+    ok = ostree_sysroot_write_deployments(s.get(), list, nullptr, err.out());
+    g_ptr_array_unref(list);
+    if (!ok) err.raise("writing the deployments");
+
+    // 4. /var, the install record, cleanup
+    seed_var(repo, pr.image.commit, o.root, o.stateroot);
+    write_aleph(o.root, pr.image, follow.str(), kernel_version(repo, pr.image.commit));
+    cleanup(s.get());
+    return pr.image.commit;
+  });
+}
+
+HostStatus status(Context& ctx) {
+  SysrootRef s = load_sysroot(ctx.sysroot);
+  OstreeRepo* repo = repo_of(s.get());
+  HostStatus st;
+  OstreeDeployment* booted = ostree_sysroot_get_booted_deployment(s.get());
+  st.offline = booted == nullptr;
+  auto deps = deployments_of(s.get());
+  if (OstreeDeployment* staged = ostree_sysroot_get_staged_deployment(s.get())) st.staged = boot_entry(repo, staged);
+  if (deps.empty()) return st;
+  OstreeDeployment* shown = booted ? booted : deps[0];
+  st.booted = boot_entry(repo, shown);
+  // The rollback: the other deployment of the pair.
+  for (auto* d : deps) {
+    if (d == shown || ostree_deployment_is_staged(d)) continue;
+    if (!st.rollback)
+      st.rollback = boot_entry(repo, d);
+    else
+      st.other_deployments.push_back(boot_entry(repo, d));
+  }
+  st.rollback_queued = booted && deps[0] != booted;
+  derive_spec(st);
+  return st;
+}
+
+UpgradeResult upgrade(Context& ctx, const UpgradeOptions& opts) {
+  SysrootRef s = load_sysroot(ctx.sysroot);
+  lock(s.get());
+  OstreeDeployment* from = current_deployment(s.get());
+  image::ImageName name = origin_image(from);
+  return with_context(fmt::format("upgrading from {}", name.str()),
+                      [&] { return deploy_image(ctx, s.get(), from, name, opts.check); });
+}
+
+UpgradeResult switch_image(Context& ctx, const image::ImageName& target) {
+  SysrootRef s = load_sysroot(ctx.sysroot);
+  lock(s.get());
+  OstreeDeployment* from = current_deployment(s.get());
+  return with_context(fmt::format("switching to {}", target.str()),
+                      [&] { return deploy_image(ctx, s.get(), from, target, false); });
+}
+
+std::string rollback(Context& ctx) {
+  SysrootRef s = load_sysroot(ctx.sysroot);
+  lock(s.get());
+  auto deps = deployments_of(s.get());
+  if (deps.size() < 2) fail("no rollback deployment: there is only one deployment");
+  std::swap(deps[0], deps[1]);
+  GPtrArray* list = g_ptr_array_new();
+  for (auto* d : deps) g_ptr_array_add(list, d);
+  GErr err;
+  bool ok = ostree_sysroot_write_deployments(s.get(), list, nullptr, err.out());
+  g_ptr_array_unref(list);
+  if (!ok) err.raise("writing the deployments");
+  OstreeRepo* repo = repo_of(s.get());
+  BootEntry next = boot_entry(repo, deps[0]);
+  std::string what = next.image ? next.image->image.image + " (" + (next.image->version.empty() ? next.image->image_digest : next.image->version) + ")"
+                                : std::string(ostree_deployment_get_csum(deps[0]));
+  return "Next boot: " + what;
+}
+
+}  // namespace hull::sysroot

@@ -1,0 +1,76 @@
+// Deployments on libostree: install, status, upgrade, switch, rollback.
+//
+// Every operation works both on the booted host (sysroot "/") and on a
+// sysroot directory (--sysroot DIR), which is how the integration tests run
+// them without booting. The differences, on purpose:
+//   - booted: an upgrade is *staged* and finalized by libostree at shutdown
+//     (ostree-finalize-staged), so /etc edits made until then are kept;
+//   - directory: nothing is booted, so the new deployment is written
+//     directly, first in the boot order, and the previous default becomes
+//     the rollback. Status shows the default deployment as "booted" (what
+//     would boot) — see sysroot/status.h.
+// Each command is a straight list of phases over one Context.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "image/transport.h"
+#include "registry/client.h"
+#include "sysroot/status.h"
+#include "util/progress.h"
+
+namespace hull::sysroot {
+
+struct Context {
+  std::string sysroot = "/";  // --sysroot
+  registry::Options registry;
+  std::optional<oci::Platform> platform;
+  Progress* progress = nullptr;  // never null when an operation runs
+  bool quiet = false;
+};
+
+struct InstallOptions {
+  std::string root;                          // the target filesystem, mounted (or a directory)
+  image::ImageName source;                   // --source-imgref: where the image is read from now
+  std::optional<image::ImageName> target;    // --target-imgref: what later upgrades follow
+  std::string stateroot = "default";
+  std::vector<std::string> kargs;            // --karg
+  std::string root_ssh_authorized_keys;      // file with keys for root, or empty
+  std::string bootloader;                    // sysroot.bootloader ("syslinux", "none"); empty: ostree decides
+};
+
+// Initializes an ostree sysroot in opts.root, pulls and deploys the image,
+// writes its origin, seeds /var of the stateroot from the image, writes
+// .bootc-aleph.json. Returns the deployed commit.
+std::string install_to_filesystem(Context& ctx, const InstallOptions& opts);
+
+// The BootcHost status of the sysroot.
+HostStatus status(Context& ctx);
+
+struct UpgradeOptions {
+  bool check = false;  // only report what would change
+  bool apply = false;  // reboot after staging (booted hosts only)
+};
+
+// What upgrade/switch did, for the message printed by the CLI.
+struct UpgradeResult {
+  bool changed = false;          // a new deployment was staged or written
+  bool staged = false;           // booted host: finalized at shutdown
+  std::string message;           // one or a few lines for the user
+};
+
+// Looks up the image the default deployment follows; fetches only what is
+// missing and stages (booted) or deploys (directory) it. "No update
+// available" if the digest is unchanged.
+UpgradeResult upgrade(Context& ctx, const UpgradeOptions& opts);
+
+// Like upgrade, but to another image; the origin follows it afterwards.
+UpgradeResult switch_image(Context& ctx, const image::ImageName& target);
+
+// Swaps the default and the rollback deployment; a second rollback swaps
+// them back. A staged, not yet finalized deployment is discarded.
+std::string rollback(Context& ctx);
+
+}  // namespace hull::sysroot

@@ -1,0 +1,254 @@
+// The host commands on a sysroot *directory* (--sysroot), as the user runs
+// them: install to-filesystem, status, upgrade (--check), rollback, switch,
+// with images built by buildah and served by the real docker-registry.
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/images.h"
+#include "support/process.h"
+#include "support/registry.h"
+#include "util/file.h"
+
+namespace hull::test {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kHull = HULL_BIN;
+
+// A sysroot directory; libostree makes deployment roots immutable, so they
+// are made mutable again before the directory is removed.
+struct Sysroot {
+  TempDir dir{"hull-sysroot"};
+  std::string path() const { return dir.path() + "/root"; }
+  ~Sysroot() { run({"sh", "-c", "chattr -R -i " + dir.path() + " 2>/dev/null"}); }
+};
+
+ProcessResult hull(std::vector<std::string> args) {
+  args.insert(args.begin(), kHull);
+  return run(args);
+}
+
+std::string hull_ok(std::vector<std::string> args) {
+  auto r = hull(args);
+  EXPECT_EQ(r.exit_code, 0) << "hull";
+  for (auto& a : args) std::cerr << a << " ";
+  if (r.exit_code != 0) std::cerr << "\n" << r.err << "\n";
+  return r.out;
+}
+
+nlohmann::json status(const Sysroot& s) {
+  return nlohmann::json::parse(hull_ok({"status", "--format", "json", "--sysroot", s.path()}));
+}
+
+// The deployment directory of a status entry.
+std::string deploy_dir(const Sysroot& s, const nlohmann::json& entry) {
+  return s.path() + "/ostree/deploy/" + entry["ostree"]["stateroot"].get<std::string>() + "/deploy/" +
+         entry["ostree"]["checksum"].get<std::string>() + "." + std::to_string(entry["ostree"]["deploySerial"].get<int>());
+}
+
+std::string slurp(const std::string& path) { return path_exists(path) ? read_file(path) : "<absent>"; }
+
+// The kernel command line of the boot entry for `checksum`.
+std::string entry_options(const Sysroot& s, const std::string& checksum) {
+  for (auto& e : fs::directory_iterator(s.path() + "/boot/loader/entries")) {
+    std::string text = read_file(e.path().string());
+    if (text.find(checksum.substr(0, 8)) == std::string::npos && text.find("ostree=") == std::string::npos) continue;
+    std::istringstream in(text);
+    std::string line, options;
+    bool mine = false;
+    while (std::getline(in, line)) {
+      if (line.starts_with("options ")) options = line.substr(8);
+    }
+    // ostree=/ostree/boot.N/STATEROOT/BOOTCSUM/SERIAL -> its deploy link
+    auto pos = options.find("ostree=");
+    if (pos == std::string::npos) continue;
+    std::string link = options.substr(pos + 7, options.find(' ', pos) - pos - 7);
+    std::error_code ec;
+    std::string target = fs::read_symlink(s.path() + link, ec).string();
+    mine = target.find(checksum) != std::string::npos;
+    if (mine) return options;
+  }
+  return "<no entry>";
+}
+
+TEST(Sysroot, InstallUpgradeRollbackSwitchOnADirectory) {
+  LocalRegistry reg;
+  TestImageBuilder b;
+  Sysroot s;
+  make_dirs(s.path());
+  const std::string ref = reg.host() + "/os/test:latest";
+
+  TestImageSpec v1;
+  v1.version = "1";
+  v1.files = {{"/usr/lib/os-release", "ID=hulltest\nNAME=\"hull test\"\nVERSION_ID=1\n"},
+              {"/etc/hull/default.conf", "a=1\n"},
+              {"/etc/hull/untouched.conf", "u1\n"},
+              {"/etc/hull/remove-me.conf", "r\n"},
+              {"/usr/share/hull/version", "1\n"},
+              {"/var/lib/hull/seed", "seed1\n"}};
+  v1.kargs_toml = "kargs = [\"hull.k1=1\", \"hull.gone=1\"]\n";
+  std::string d1 = b.push(b.build("v1", v1), "docker://" + ref);
+
+  // install
+  hull_ok({"install", "to-filesystem", "--quiet", "--sysroot", s.path(), "--source-imgref", "docker://" + ref,
+           "--karg", "hull.local=1", s.path()});
+  auto st = status(s);
+  EXPECT_EQ(st["apiVersion"], "org.containers.bootc/v1");
+  EXPECT_EQ(st["kind"], "BootcHost");
+  EXPECT_EQ(st["spec"]["image"]["image"], ref);
+  EXPECT_EQ(st["spec"]["image"]["transport"], "registry");
+  auto& booted = st["status"]["booted"];
+  EXPECT_EQ(booted["image"]["image"]["image"], ref);
+  EXPECT_EQ(booted["image"]["imageDigest"], d1);
+  EXPECT_EQ(booted["image"]["version"], "1");
+  EXPECT_EQ(booted["image"]["architecture"], "amd64");
+  EXPECT_FALSE(booted["image"]["timestamp"].is_null());
+  EXPECT_EQ(booted["ostree"]["stateroot"], "default");
+  EXPECT_EQ(booted["ostree"]["deploySerial"], 0);
+  EXPECT_TRUE(st["status"]["staged"].is_null());
+  EXPECT_TRUE(st["status"]["rollback"].is_null());
+  EXPECT_EQ(st["status"]["rollbackQueued"], false);
+  EXPECT_EQ(st["status"]["type"], "bootcHost");
+
+  std::string dep1 = deploy_dir(s, booted);
+  std::string var = s.path() + "/ostree/deploy/default/var";
+  EXPECT_EQ(slurp(dep1 + "/etc/hull/default.conf"), "a=1\n");
+  EXPECT_EQ(slurp(dep1 + "/usr/etc/hull/default.conf"), "a=1\n");
+  EXPECT_EQ(slurp(var + "/lib/hull/seed"), "seed1\n");  // /var seeded at install
+  EXPECT_TRUE(path_exists(s.path() + "/.bootc-aleph.json"));
+  std::string opts1 = entry_options(s, booted["ostree"]["checksum"]);
+  EXPECT_NE(opts1.find("hull.k1=1"), std::string::npos) << opts1;
+  EXPECT_NE(opts1.find("hull.gone=1"), std::string::npos) << opts1;
+  EXPECT_NE(opts1.find("hull.local=1"), std::string::npos) << opts1;
+
+  // The machine's own changes.
+  write_file_atomic(dep1 + "/etc/hull/default.conf", "a=local\n");
+  write_file_atomic(dep1 + "/etc/hull/added.conf", "mine\n");
+  fs::remove(dep1 + "/etc/hull/remove-me.conf");
+  make_dirs(var + "/lib/hull");
+  write_file_atomic(var + "/lib/hull/data", "precious\n");
+
+  // v2 changes defaults, adds a file, changes /var content and kargs.d.
+  TestImageSpec v2 = v1;
+  v2.version = "2";
+  v2.files["/etc/hull/default.conf"] = "a=2\n";
+  v2.files["/etc/hull/untouched.conf"] = "u2\n";
+  v2.files["/etc/hull/new.conf"] = "new\n";
+  v2.files["/usr/share/hull/version"] = "2\n";
+  v2.files["/var/lib/hull/seed"] = "seed2\n";
+  v2.kargs_toml = "kargs = [\"hull.k1=1\", \"hull.k2=2\"]\n";
+  std::string d2 = b.push(b.build("v2", v2), "docker://" + ref);
+  ASSERT_NE(d1, d2);
+
+  auto check = hull({"upgrade", "--check", "--sysroot", s.path()});
+  ASSERT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_NE(check.out.find("Update available"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find(d2), std::string::npos) << check.out;
+  EXPECT_EQ(status(s)["status"]["booted"]["image"]["imageDigest"], d1);  // --check changes nothing
+
+  auto up = hull({"upgrade", "--sysroot", s.path()});
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  st = status(s);
+  EXPECT_EQ(st["status"]["booted"]["image"]["imageDigest"], d2);
+  EXPECT_EQ(st["status"]["booted"]["image"]["version"], "2");
+  EXPECT_EQ(st["status"]["rollback"]["image"]["imageDigest"], d1);
+  std::string dep2 = deploy_dir(s, st["status"]["booted"]);
+  EXPECT_EQ(slurp(dep2 + "/etc/hull/default.conf"), "a=local\n");  // modified locally: kept
+  EXPECT_EQ(slurp(dep2 + "/etc/hull/added.conf"), "mine\n");       // added locally: kept
+  EXPECT_EQ(slurp(dep2 + "/etc/hull/remove-me.conf"), "<absent>");  // removed locally: stays removed
+  EXPECT_EQ(slurp(dep2 + "/etc/hull/untouched.conf"), "u2\n");     // untouched: the new default
+  EXPECT_EQ(slurp(dep2 + "/etc/hull/new.conf"), "new\n");          // new in the image
+  EXPECT_EQ(slurp(dep2 + "/usr/share/hull/version"), "2\n");
+  EXPECT_EQ(slurp(var + "/lib/hull/seed"), "seed1\n");   // /var is never touched by an upgrade
+  EXPECT_EQ(slurp(var + "/lib/hull/data"), "precious\n");
+  std::string opts2 = entry_options(s, st["status"]["booted"]["ostree"]["checksum"]);
+  EXPECT_NE(opts2.find("hull.k2=2"), std::string::npos) << opts2;
+  EXPECT_NE(opts2.find("hull.local=1"), std::string::npos) << opts2;
+  EXPECT_EQ(opts2.find("hull.gone=1"), std::string::npos) << opts2;
+
+  auto again = hull({"upgrade", "--sysroot", s.path()});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("No update available"), std::string::npos) << again.out;
+
+  // rollback, and the rollback of the rollback
+  hull_ok({"rollback", "--sysroot", s.path()});
+  st = status(s);
+  EXPECT_EQ(st["status"]["booted"]["image"]["imageDigest"], d1);
+  EXPECT_EQ(st["status"]["rollback"]["image"]["imageDigest"], d2);
+  hull_ok({"rollback", "--sysroot", s.path()});
+  st = status(s);
+  EXPECT_EQ(st["status"]["booted"]["image"]["imageDigest"], d2);
+
+  // switch to another image; then one more upgrade there leaves v2 unused,
+  // and its image and layers are pruned.
+  const std::string other = reg.host() + "/os/other:latest";
+  TestImageSpec o1 = v2;
+  o1.version = "o1";
+  o1.files["/usr/share/hull/other"] = "o1\n";
+  std::string od1 = b.push(b.build("o1", o1), "docker://" + other);
+  auto sw = hull({"switch", "--sysroot", s.path(), other});
+  ASSERT_EQ(sw.exit_code, 0) << sw.err;
+  st = status(s);
+  EXPECT_EQ(st["spec"]["image"]["image"], other);
+  EXPECT_EQ(st["status"]["booted"]["image"]["imageDigest"], od1);
+  EXPECT_EQ(st["status"]["rollback"]["image"]["imageDigest"], d2);
+
+  TestImageSpec o2 = o1;
+  o2.version = "o2";
+  o2.files["/usr/share/hull/other"] = "o2\n";
+  std::string od2 = b.push(b.build("o2", o2), "docker://" + other);
+  auto up2 = hull({"upgrade", "--sysroot", s.path()});
+  ASSERT_EQ(up2.exit_code, 0) << up2.err;
+  EXPECT_NE(up2.out.find("Pruned"), std::string::npos) << up2.out;
+  std::string refs = run_ok({"ostree", "refs", "--repo", s.path() + "/ostree/repo"});
+  EXPECT_EQ(refs.find("os_2F_test"), std::string::npos) << refs;  // v2's image ref is gone
+  EXPECT_NE(refs.find("os_2F_other"), std::string::npos) << refs;
+  st = status(s);
+  EXPECT_EQ(st["status"]["booted"]["image"]["imageDigest"], od2);
+  EXPECT_EQ(st["status"]["rollback"]["image"]["imageDigest"], od1);
+
+  // Human and YAML renderings name the image too.
+  std::string yaml = hull_ok({"status", "--format", "yaml", "--sysroot", s.path()});
+  EXPECT_NE(yaml.find("apiVersion: org.containers.bootc/v1"), std::string::npos) << yaml;
+  std::string human = hull_ok({"status", "--format", "humanreadable", "--sysroot", s.path()});
+  EXPECT_NE(human.find(other), std::string::npos) << human;
+}
+
+TEST(Sysroot, NonBootableImageIsRefusedAndNothingDeployed) {
+  LocalRegistry reg;
+  TestImageBuilder b;
+  Sysroot s;
+  make_dirs(s.path());
+  TestImageSpec nokernel;
+  nokernel.files = {{"/usr/lib/os-release", "ID=hulltest\n"}};
+  nokernel.fake_kernel = false;
+  std::string ref = reg.host() + "/os/nokernel:1";
+  b.push(b.build("nokernel", nokernel), "docker://" + ref);
+  auto r = hull({"install", "to-filesystem", "-q", "--sysroot", s.path(), "--source-imgref", "docker://" + ref, s.path()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("not a bootable image: no kernel at /usr/lib/modules/KVER/vmlinuz"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  std::string refs = run_ok({"ostree", "refs", "--repo", s.path() + "/ostree/repo"});
+  EXPECT_EQ(refs.find("hull/"), std::string::npos) << refs;
+
+  TestImageSpec nolabel;
+  nolabel.files = {{"/usr/lib/os-release", "ID=hulltest\n"}};
+  nolabel.bootable_label = false;
+  std::string ref2 = reg.host() + "/os/nolabel:1";
+  b.push(b.build("nolabel", nolabel), "docker://" + ref2);
+  auto r2 = hull({"install", "to-filesystem", "-q", "--sysroot", s.path(), "--source-imgref", "docker://" + ref2, s.path()});
+  EXPECT_NE(r2.exit_code, 0);
+  EXPECT_NE(r2.err.find("containers.bootc=1"), std::string::npos) << r2.err;
+
+  auto st = hull({"upgrade", "--sysroot", s.path()});
+  EXPECT_NE(st.exit_code, 0);
+  EXPECT_NE(st.err.find("no deployments"), std::string::npos) << st.err;
+}
+
+}  // namespace
+}  // namespace hull::test
