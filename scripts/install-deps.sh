@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs everything hull needs to build, test and run its main job, from
 # Debian's packages only. Idempotent: packages already present are skipped.
-# Usage: scripts/install-deps.sh [build|test|bench|image|disk|e2e|all]   (run as root)
+# Usage: scripts/install-deps.sh [build|test|bench|image|disk|e2e|builddisk|all]   (run as root)
 set -eu
 
 build_pkgs="build-essential cmake ninja-build pkg-config
@@ -22,19 +22,26 @@ image_pkgs="debootstrap debian-archive-keyring buildah skopeo binutils jq"
 # the GRUB of the image it installs; the host needs none).
 disk_pkgs="gdisk e2fsprogs dosfstools mtools xfsprogs btrfs-progs qemu-system-x86 ovmf
   qemu-utils grub-pc-bin grub-efi-amd64-bin"
-# tests/e2e and bench/boot-overhead: QEMU boots (TCG; OVMF for UEFI) driven over SSH.
-e2e_pkgs="qemu-system-x86 ovmf qemu-utils openssh-client"
+# tests/e2e and bench/boot-overhead: QEMU boots (TCG; OVMF for UEFI) driven over SSH;
+# socat relays each guest connection to the test's registry (QEMU guestfwd cmd:).
+e2e_pkgs="qemu-system-x86 ovmf qemu-utils openssh-client socat"
+# build-disk: output formats with their own tools (qemu-img, tar, xorriso), the ISO's EFI
+# image (dosfstools, mtools), SHA-512 password hashes (libcrypt), zstd layer sizes,
+# containers-storage: read through buildah, and the checks of its tests (jq, ssh).
+builddisk_pkgs="qemu-utils xorriso mtools dosfstools gdisk e2fsprogs libcrypt-dev libzstd-dev
+  buildah jq openssh-client time"
 
 want="$build_pkgs"
 case "${1:-all}" in
   build) ;;
-  test) want="$want $test_pkgs $image_pkgs $disk_pkgs $e2e_pkgs" ;;
+  test) want="$want $test_pkgs $image_pkgs $disk_pkgs $e2e_pkgs $builddisk_pkgs" ;;
   bench) want="$bench_pkgs" ;;
   image) want="$image_pkgs" ;;
   disk) want="$disk_pkgs" ;;
   e2e) want="$e2e_pkgs" ;;
-  all) want="$want $test_pkgs $bench_pkgs $image_pkgs $disk_pkgs $e2e_pkgs" ;;
-  *) echo "usage: $0 [build|test|bench|image|disk|e2e|all]" >&2; exit 2 ;;
+  builddisk) want="$builddisk_pkgs" ;;
+  all) want="$want $test_pkgs $bench_pkgs $image_pkgs $disk_pkgs $e2e_pkgs $builddisk_pkgs" ;;
+  *) echo "usage: $0 [build|test|bench|image|disk|e2e|builddisk|all]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -1,0 +1,239 @@
+#include "install/to_disk.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <ostree.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "boot/grub.h"
+#include "util/error.h"
+#include "util/fd.h"
+#include "util/file.h"
+#include "util/glib.h"
+
+namespace hull::install {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The staging directory. libostree marks each deployment root immutable
+// (chattr +i); the flag is cleared before the recursive removal, or the
+// temporary tree could not be deleted.
+class Stage {
+ public:
+  explicit Stage(const std::string& parent) : dir_("hull-to-disk", parent) {}
+  ~Stage() {
+    std::error_code ec;
+    fs::path deploy = fs::path(sysroot()) / "ostree/deploy";
+    for (const auto& os : fs::directory_iterator(deploy, ec))
+      for (const auto& d : fs::directory_iterator(os.path() / "deploy", ec)) clear_immutable(d.path());
+  }
+  std::string sysroot() const { return dir_.path() + "/sysroot"; }
+  std::string work() const { return dir_.path() + "/work"; }
+  std::string boot_moved() const { return dir_.path() + "/boot"; }
+
+ private:
+  static void clear_immutable(const fs::path& p) {
+    int fd = open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return;
+    int flags = 0;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL)) {
+      flags &= ~FS_IMMUTABLE_FL;
+      ioctl(fd, FS_IOC_SETFLAGS, &flags);
+    }
+    close(fd);
+  }
+  TempDir dir_;
+};
+
+// Removes an image file this run created, unless disarmed.
+class CreatedFile {
+ public:
+  void set(std::string p) { path_ = std::move(p); }
+  void keep() { path_.clear(); }
+  ~CreatedFile() {
+    if (!path_.empty()) unlink(path_.c_str());
+  }
+
+ private:
+  std::string path_;
+};
+
+struct Phases {
+  sysroot::Context& ctx;
+  ToDiskResult& res;
+  template <typename F>
+  void run(const std::string& name, F&& fn) {
+    if (!ctx.quiet && ctx.progress) ctx.progress->message(name + "...");
+    auto t0 = std::chrono::steady_clock::now();
+    with_context(name, fn);
+    res.phases.emplace_back(name, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+};
+
+// The (only) deployment of the staged sysroot.
+std::string deployment_dir(const std::string& sysroot) {
+  GRef<GFile> f(g_file_new_for_path(sysroot.c_str()));
+  GRef<OstreeSysroot> s(ostree_sysroot_new(f.get()));
+  GErr err;
+  if (!ostree_sysroot_load(s.get(), nullptr, err.out())) err.raise("loading the staged sysroot");
+  GPtrArray* deps = ostree_sysroot_get_deployments(s.get());
+  if (guint n = deps->len; n != 1) {
+    g_ptr_array_unref(deps);
+    fail("the staged sysroot has {} deployments, expected 1", n);
+  }
+  GStr rel(ostree_sysroot_get_deployment_dirpath(s.get(), OSTREE_DEPLOYMENT(deps->pdata[0])));
+  g_ptr_array_unref(deps);
+  return sysroot + "/" + rel.str();
+}
+
+std::vector<std::pair<std::string, std::string>> install_configs(const std::string& deploy) {
+  std::vector<std::pair<std::string, std::string>> files;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(deploy + "/usr/lib/bootc/install", ec)) {
+    if (e.path().extension() != ".toml" || !e.is_regular_file()) continue;
+    files.emplace_back("/usr/lib/bootc/install/" + e.path().filename().string(), read_file(e.path(), 1 << 20));
+  }
+  return files;
+}
+
+void check_root_fs(const std::string& fs) {
+  if (fs == "ext4" || fs == "btrfs") return;
+  if (fs == "xfs")
+    fail(
+        "xfs root filesystems are not supported yet: mkfs.xfs of Debian 12 (xfsprogs 6.1) can populate a "
+        "filesystem only from a protofile, which cannot express hard links (libostree's deployments share "
+        "inodes with the repository), so it would need a mount; use --filesystem ext4 or btrfs");
+  fail("unknown root filesystem type {} (ext4, xfs or btrfs)", fs);
+}
+
+}  // namespace
+
+std::vector<std::string> disk_kargs(const std::string& root_uuid) {
+  return {"root=UUID=" + root_uuid, "rw", "console=tty0", "console=ttyS0,115200"};
+}
+
+std::string fstab(const Layout& l) {
+  return fmt::format(
+      "# Written by hull install to-disk. / is mounted by the initramfs (root=UUID= and\n"
+      "# ostree= on the kernel command line).\n"
+      "UUID={} /boot ext4 defaults 0 2\n",
+      l.boot().fs_uuid);
+}
+
+ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runner& r) {
+  return with_context(fmt::format("installing to {}", o.device), [&] {
+    ToDiskResult res;
+    Phases ph{ctx, res};
+    TargetInfo target;
+    CreatedFile created;
+
+    ph.run("checking the target", [&] {
+      if (!o.filesystem.empty()) check_root_fs(o.filesystem);
+      target = inspect_target(o.device);
+      if (o.via_loopback) {
+        if (target.block_device) fail("{} is a block device; --via-loopback wants an image file", o.device);
+        if (!target.exists) target.size = o.root_size ? disk_size_for_root(*o.root_size) : kDefaultDiskSize;
+      } else {
+        if (!target.exists) fail("no such device (for an image file, pass --via-loopback)");
+        if (!target.block_device) fail("not a block device (for an image file, pass --via-loopback)");
+        check_not_mounted(o.device);
+      }
+      if (target.has_partition_table && !o.wipe)
+        fail("the disk has a partition table; pass --wipe to overwrite it and everything on it");
+    });
+
+    ph.run("planning the partitions", [&] {
+      LayoutOptions lo;
+      lo.disk_size = target.size;
+      lo.root_size = o.root_size;
+      if (o.boot_size) lo.boot_size = *o.boot_size;
+      lo.root_fs = o.filesystem.empty() || o.filesystem == "xfs" ? "ext4" : o.filesystem;  // fixed below
+      res.layout = plan_layout(lo);
+    });
+    Layout& l = res.layout;
+
+    Stage stage(o.workdir);
+    make_dirs(stage.work());
+    std::string deploy;
+    ph.run("staging the sysroot", [&] {
+      make_dirs(stage.sysroot() + "/boot");
+      boot::prepare_syslinux_layout(stage.sysroot() + "/boot");
+      sysroot::InstallOptions io = o.install;
+      io.root = stage.sysroot();
+      io.bootloader = "syslinux";
+      std::vector<std::string> kargs = disk_kargs(l.root().fs_uuid);
+      kargs.insert(kargs.end(), o.install.kargs.begin(), o.install.kargs.end());
+      io.kargs = std::move(kargs);
+      res.commit = sysroot::install_to_filesystem(ctx, io);
+      deploy = deployment_dir(stage.sysroot());
+      // fstab is host configuration: a local /etc file, kept by /etc merges.
+      write_file_atomic(deploy + "/etc/fstab", fstab(l));
+    });
+    if (o.customize)
+      ph.run("customizing the deployment",
+             [&] { o.customize(deploy, stage.sysroot() + "/ostree/deploy/" + o.install.stateroot + "/var"); });
+
+    ph.run("choosing the root filesystem", [&] {
+      std::string type = o.filesystem;
+      if (type.empty()) type = root_fs_from_install_configs(install_configs(deploy));
+      if (type.empty())
+        fail(
+            "no root filesystem type: pass --filesystem, or set [install.filesystem.root] type in the image's "
+            "/usr/lib/bootc/install/*.toml");
+      check_root_fs(type);
+      l.parts[3].fs = type;
+    });
+
+    boot::ImageGrub grub;
+    std::string core_img = stage.work() + "/core.img", efi_img = stage.work() + "/BOOTX64.EFI";
+    ph.run("making the GRUB images", [&] {
+      grub = boot::find_image_grub(deploy);
+      boot::write_boot_files(stage.sysroot() + "/boot", grub);
+      std::string early = stage.work() + "/early.cfg";
+      write_file_atomic(early, boot::early_cfg(l.boot().fs_uuid));
+      r.run({boot::mkimage_argv(grub, boot::Platform::kBiosPc, early, core_img), "grub-mkimage (i386-pc)"});
+      r.run({boot::mkimage_argv(grub, boot::Platform::kEfiX64, early, efi_img), "grub-mkimage (x86_64-efi)"});
+    });
+
+    ph.run("partitioning", [&] {
+      if (o.via_loopback && !target.exists) {
+        UniqueFd f = open_file(o.device, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        created.set(o.device);
+        if (ftruncate(f.get(), off_t(target.size)) != 0) fail_errno("sizing " + o.device);
+        f.close(o.device);
+      }
+      write_gpt(r, o.device, l);
+    });
+
+    ph.run("making /boot", [&] { make_filesystem(r, o.device, l.boot(), stage.sysroot() + "/boot", stage.work()); });
+
+    ph.run("making the root filesystem", [&] {
+      // /boot is the mount point of the boot partition: empty on root.
+      if (rename((stage.sysroot() + "/boot").c_str(), stage.boot_moved().c_str()) != 0)
+        fail_errno("moving the staged /boot aside");
+      make_dirs(stage.sysroot() + "/boot");
+      make_filesystem(r, o.device, l.root(), stage.sysroot(), stage.work());
+    });
+
+    ph.run("making the EFI system partition", [&] { make_esp(r, o.device, l.esp(), {{efi_img, "EFI/BOOT/BOOTX64.EFI"}}); });
+
+    ph.run("writing the BIOS boot code", [&] {
+      boot::write_bios_boot(o.device, grub, read_file(core_img, 2u << 20), l.bios().start, l.bios().size);
+    });
+
+    if (target.block_device) {
+      // Let the kernel see the new partitions (best effort: udev may hold them).
+      UniqueFd fd = open_file(o.device, O_RDONLY | O_CLOEXEC);
+      ioctl(fd.get(), BLKRRPART);
+    }
+    created.keep();
+    return res;
+  });
+}
+
+}  // namespace hull::install

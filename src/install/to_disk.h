@@ -1,0 +1,68 @@
+// bootc install to-disk: an image onto a whole disk (a block device, or with
+// --via-loopback an image file), bootable on BIOS and UEFI, without mounting
+// anything. A straight list of phases over one context:
+//
+//   check target -> plan layout -> stage sysroot -> GRUB files -> partition
+//   -> mkfs /boot -> mkfs root -> ESP -> BIOS boot code
+//
+// The sysroot is staged in a temporary directory with libostree
+// (sysroot::install_to_filesystem, bootloader "syslinux"), then each
+// filesystem is made from its part of that tree (mkfs.ext4 -d,
+// mkfs.btrfs --rootdir, mtools): nothing is written to the target until
+// the staged tree is complete, so a failed pull leaves the disk untouched.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "install/disk.h"
+#include "install/runner.h"
+#include "sysroot/sysroot.h"
+
+namespace hull::install {
+
+struct ToDiskOptions {
+  std::string device;                  // block device, or image file with via_loopback
+  bool via_loopback = false;           // DEVICE is an image file (created if missing)
+  bool wipe = false;                   // overwrite an existing partition table
+  std::string filesystem;              // ext4|xfs|btrfs; empty: the image's install config
+  std::optional<uint64_t> root_size;   // root partition size; default: the rest of the disk
+  // source, target, stateroot, kargs, root_ssh_authorized_keys; root and
+  // bootloader are set by install_to_disk.
+  sysroot::InstallOptions install;
+  std::string workdir;                 // staging parent directory; empty: $TMPDIR or /var/tmp
+  // Hooks for build-disk (unset for install to-disk):
+  // the size of /boot (whole MiB; default LayoutOptions::boot_size, 1 GiB);
+  std::optional<uint64_t> boot_size;
+  // called once the sysroot is staged, before anything is written to the
+  // target, with the deployment's root directory and the stateroot's /var
+  // (where users and their homes are added). A throw aborts the install.
+  std::function<void(const std::string& deploy, const std::string& var)> customize;
+};
+
+// Size of a new image file with --via-loopback: --root-size plus the fixed
+// partitions, else kDefaultDiskSize (sparse: only what is written is used).
+constexpr uint64_t kDefaultDiskSize = 10 * kGiB;
+
+struct ToDiskResult {
+  std::string commit;
+  Layout layout;
+  std::vector<std::pair<std::string, double>> phases;  // name, seconds
+};
+
+// Installs o.install.source to o.device. Throws Error with the phase as
+// context; a file created here is removed again on failure.
+ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runner& r = system_runner());
+
+// The kernel arguments hull adds for a disk whose root filesystem has
+// `root_uuid`: root=UUID=, rw, console on tty0 and ttyS0 (the last console=
+// is /dev/console, so the serial line gets systemd's output).
+std::vector<std::string> disk_kargs(const std::string& root_uuid);
+
+// The /etc/fstab hull writes into the deployment: /boot by UUID.
+std::string fstab(const Layout& l);
+
+}  // namespace hull::install
