@@ -12,7 +12,7 @@ test_pkgs="libcpp-httplib-dev docker-registry buildah skopeo apache2-utils
   busybox-static jq python3 time curl openssl ostree e2fsprogs"
 # bench/: the benchmark image (debootstrap + buildah), a local registry, and
 # the tools hull is measured against.
-bench_pkgs="debootstrap buildah skopeo docker-registry time curl jq python3"
+bench_pkgs="debootstrap buildah skopeo docker-registry time curl jq python3 ostree"
 # images/debian/build.sh: the base image (debootstrap, buildah; readelf and dpkg find
 # the packages of hull's libraries; jq/skopeo read the pushed manifest's sizes).
 image_pkgs="debootstrap debian-archive-keyring buildah skopeo binutils jq"
