@@ -1,7 +1,8 @@
 #!/bin/bash
-# The main job on a fresh machine: install dependencies, build hull, build an
-# image with buildah, serve it from a loopback docker-registry, and copy it
-# with hull between the registry, an OCI layout and an oci-archive.
+# The main job on a fresh machine: install dependencies, build hull, build the
+# Debian base image (localhost/hull-debian:12) with hull inside, install it to
+# a disk image with `hull install to-disk`, boot that disk under QEMU (TCG,
+# SeaBIOS) and ask the booted system for its status over SSH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh all
@@ -9,28 +10,28 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 ninja -C build hull
 HULL=$PWD/build/src/cli/hull
 WORK=$(mktemp -d /var/tmp/hull-main.XXXXXX)
-. bench/lib/registry.sh
-cleanup() { registry_stop || true; rm -rf "$WORK"; }
+. tests/e2e/vm.sh
+cleanup() { vm_kill || true; rm -rf "$WORK"; }
 trap cleanup EXIT
-registry_start
-REG=127.0.0.1:$REGISTRY_PORT
 
-# An image built from a Containerfile with buildah, as users build theirs.
-mkdir -p "$WORK/ctx"
-cp /bin/busybox "$WORK/ctx/busybox"
-cat > "$WORK/ctx/Containerfile" <<'CF'
-FROM scratch
-COPY busybox /bin/busybox
-RUN ["/bin/busybox", "sh", "-c", "/bin/busybox mkdir -p /etc && echo hello > /etc/motd"]
-LABEL containers.bootc=1 org.opencontainers.image.version=1
-CF
-B=(buildah --root "$WORK/buildah" --runroot "$WORK/buildah-run" --storage-driver vfs)
-"${B[@]}" bud --isolation chroot -q -t localhost/hull-demo:1 "$WORK/ctx" >/dev/null
-"${B[@]}" push -q --tls-verify=false localhost/hull-demo:1 "docker://$REG/demo/app:1"
+echo "== 1. the Debian base image (cached rootfs: ${HULL_CACHE:-/var/tmp/hull-cache})"
+t0=$(date +%s)
+images/debian/build.sh --hull "$HULL" --output "oci:$WORK/hull-debian:12"
+echo "   built in $(( $(date +%s) - t0 )) s"
 
-set -x
-"$HULL" image copy "docker://$REG/demo/app:1" "oci:$WORK/layout:1"
-"$HULL" image copy "oci:$WORK/layout:1" "oci-archive:$WORK/app.tar:1"
-"$HULL" image copy "oci-archive:$WORK/app.tar:1" "docker://$REG/demo/app:copy"
-"$HULL" image inspect "docker://$REG/demo/app:copy"
-skopeo inspect --tls-verify=false "docker://$REG/demo/app:copy" | grep Digest
+echo "== 2. hull install to-disk"
+ssh-keygen -q -t ed25519 -N "" -f "$WORK/key"
+t0=$(date +%s)
+"$HULL" install to-disk --via-loopback --source-imgref "oci:$WORK/hull-debian:12" \
+  --root-ssh-authorized-keys "$WORK/key.pub" "$WORK/disk.raw"
+echo "   disk.raw in $(( $(date +%s) - t0 )) s: $(du -h --apparent-size "$WORK/disk.raw" | cut -f1) apparent," \
+     "$(du -h "$WORK/disk.raw" | cut -f1) allocated"
+
+echo "== 3. boot it (qemu -accel tcg, SeaBIOS)"
+VM_WORKDIR=$WORK VM_KEY=$WORK/key
+vm_start main "$WORK/disk.raw"
+echo "   login prompt after $(vm_wait_for 'login:' 900) s"
+vm_wait_ssh 300
+vm_ssh 'systemctl is-system-running --wait || true; findmnt -no TARGET,OPTIONS /usr; bootc status; systemd-analyze'
+vm_poweroff
+echo "== done"
