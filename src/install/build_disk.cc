@@ -178,7 +178,12 @@ ResolvedImage resolve_image(sysroot::Context& ctx, const std::string& image, con
     ri.oci_dir = tmp + "/oci";
     ri.oci_name = "image";
     try {
-      r.run({{"buildah", "push", "--quiet", name, "oci:" + ri.oci_dir + ":" + ri.oci_name}, "buildah push"});
+      // zstd: buildah compresses the layers it exports, and hull decompresses them again;
+      // zstd at level 1 makes both cheaper than gzip (measured: push 14.6 s vs 17.1 s,
+      // staging 18.1 s vs 22.6 s for the 700 MB base image on 2 busy cores).
+      r.run({{"buildah", "push", "--quiet", "--compression-format", "zstd", "--compression-level", "1", name,
+              "oci:" + ri.oci_dir + ":" + ri.oci_name},
+             "buildah push"});
     } catch (const Error& e) {
       if (access("/usr/bin/buildah", X_OK) != 0 && access("/usr/local/bin/buildah", X_OK) != 0)
         fail(

@@ -26,6 +26,9 @@
 // (the overlay's tmpfs): give the machine 3 GiB or more.
 #include "install/iso.h"
 
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,6 +60,31 @@ constexpr const char* kIsoModules[] = {"iso9660", "part_gpt", "part_msdos", "sea
                                        "normal",  "configfile", "echo",     "test",   "true",         "sleep",
                                        "serial",  "terminal",  "ls",        "cat",    "reboot",       "halt",
                                        "minicmd", "linux",     "gzio",      "all_video"};
+
+// libostree marks deployment roots immutable (chattr +i); the staged tree
+// is temporary, so the flag is cleared when this goes out of scope, or the
+// temporary directory could not be removed.
+class ClearImmutableOnExit {
+ public:
+  explicit ClearImmutableOnExit(std::string sysroot) : sysroot_(std::move(sysroot)) {}
+  ~ClearImmutableOnExit() {
+    std::error_code ec;
+    for (const auto& os : fs::directory_iterator(sysroot_ + "/ostree/deploy", ec))
+      for (const auto& d : fs::directory_iterator(os.path() / "deploy", ec)) {
+        int fd = open(d.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) continue;
+        int flags = 0;
+        if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL)) {
+          flags &= ~FS_IMMUTABLE_FL;
+          ioctl(fd, FS_IOC_SETFLAGS, &flags);
+        }
+        close(fd);
+      }
+  }
+
+ private:
+  std::string sysroot_;
+};
 
 std::string deployment_of(const std::string& sysroot) {
   GRef<GFile> f(g_file_new_for_path(sysroot.c_str()));
@@ -178,6 +206,7 @@ void build_iso(sysroot::Context& ctx, const IsoOptions& o, Runner& r) {
   std::string sysroot = w + "/sysroot", files = w + "/files", inst = files + "/hull-installer";
   make_dirs(sysroot);
   make_dirs(inst);
+  ClearImmutableOnExit unfreeze(sysroot);
 
   // 1. The installer's root: the image, deployed into a directory.
   std::string deploy = with_context("staging the installer's root", [&] {
