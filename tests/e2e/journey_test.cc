@@ -19,6 +19,7 @@
 // Environment: HULL_E2E_KEEP=1 keeps the work directory (disks, serial logs).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -180,6 +181,11 @@ class JourneyTest : public ::testing::Test {
   }
 
   static void prepare() {
+    if (::geteuid() != 0) fail("the e2e journey runs as root (debootstrap, buildah, mkfs)");
+    std::string missing;
+    for (const char* tool : {"qemu-system-x86_64", "socat", "ssh", "ssh-keygen", "buildah", "docker-registry"})
+      if (!run({"sh", "-c", std::string("command -v ") + tool}).ok()) missing += std::string(" ") + tool;
+    if (!missing.empty()) fail("missing:{} (scripts/install-deps.sh all)", missing);
     j->work = std::make_unique<TempDir>("hull-e2e", "/var/tmp");
     const std::string& w = j->work->path();
     j->registry = std::make_unique<LocalRegistry>();
