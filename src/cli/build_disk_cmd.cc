@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "install/build_disk.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -42,8 +43,9 @@ int cmd_build_disk(Context& ctx, std::vector<std::string> args) {
       "Build disk images from a bootable container image, as bootc-image-builder does, without a container "
       "runtime, loop devices or mounts: raw, qcow2, vmdk, vhd, gce, iso"};
   std::vector<std::string> types;
-  std::string config_file, chown, authfile, target_imgref;
-  bool tls_verify = true, progress_flag = false, quiet = false, verbose = false;
+  std::string config_file, chown, target_imgref;
+  RegistryFlags rf;
+  bool progress_flag = false, quiet = false, verbose = false;
   install::BuildDiskOptions o;
   app.add_option("IMAGE", o.image,
                  "the image: docker://REF (or a bare REF), oci:DIR[:NAME], oci-archive:FILE[:NAME], "
@@ -57,8 +59,7 @@ int cmd_build_disk(Context& ctx, std::vector<std::string> args) {
   app.add_option("--output", o.output, "output directory (default: .)");
   app.add_option("--chown", chown, "give the outputs to UID:GID");
   app.add_option("--target-imgref", target_imgref, "the image the installed system follows (default: IMAGE)");
-  app.add_option("--authfile", authfile, "registry credentials file");
-  app.add_flag("--tls-verify", tls_verify, "verify the registry's TLS certificate (default true)");
+  rf.add(app);
   app.add_flag("--progress", progress_flag, "show progress (default on a terminal)");
   app.add_flag("-q,--quiet", quiet, "no progress output");
   app.add_flag("-v,--verbose", verbose, "print the time of each phase");
@@ -81,13 +82,11 @@ int cmd_build_disk(Context& ctx, std::vector<std::string> args) {
 
   Progress progress(quiet, progress_flag && !quiet);
   sysroot::Context c;
-  c.registry.authfile = authfile;
-  c.registry.tls_verify = tls_verify;
+  c.registry = rf.options();
   c.progress = &progress;
   c.quiet = quiet;
   install::BuildDiskResult r = install::build_disk(c, o);
-  if (verbose)
-    for (const auto& [name, secs] : r.phases) fmt::print("  {:<36} {:7.2f} s\n", name, secs);
+  if (verbose) print_phases(r.phases);
   if (!o.install_device.empty()) {
     if (!quiet) fmt::print("Installed {} ({} root, disk {})\n", o.image, r.rootfs, human(r.disk_size));
     return 0;

@@ -4,24 +4,13 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "image/copy.h"
 #include "image/inspect.h"
 #include "util/error.h"
 
 namespace hull::cli {
 namespace {
-
-// Flags shared by the registry side of a command.
-struct RegistryFlags {
-  std::string authfile;
-  bool tls_verify = true;
-  registry::Options options() const {
-    registry::Options o;
-    o.authfile = authfile;
-    o.tls_verify = tls_verify;
-    return o;
-  }
-};
 
 std::optional<oci::Platform> platform_flag(const std::string& s) {
   if (s.empty()) return std::nullopt;
@@ -71,17 +60,17 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
 
 int image_inspect(Context& ctx, std::vector<std::string> args) {
   CLI::App app{"Show what an image is: digest, platform, labels, layers (JSON)"};
-  std::string name, platform, authfile;
-  bool raw = false, config = false, tls = true;
+  std::string name, platform;
+  RegistryFlags rf;
+  bool raw = false, config = false;
   app.add_option("IMAGE", name, "docker://REF (the default), oci:DIR[:NAME], oci-archive:FILE[:NAME]")->required();
   app.add_flag("--raw", raw, "print the manifest (or index) bytes as stored");
   app.add_flag("--config", config, "print the image config");
   app.add_option("--platform", platform, "OS/ARCH[/VARIANT] to pick from an index (default: this host's)");
-  app.add_option("--authfile", authfile, "credentials file");
-  app.add_flag("--tls-verify", tls, "verify the registry's TLS certificate (default true)");
+  rf.add(app);
   if (int rc = run_cli11(&app, ctx.prog + " image inspect", args); rc >= 0) return rc;
 
-  auto src = image::open_source(image::ImageName::parse(name), RegistryFlags{authfile, tls}.options());
+  auto src = image::open_source(image::ImageName::parse(name), rf.options());
   if (raw && !config) {
     image::Doc top = with_context(fmt::format("inspecting {}", src->describe()), [&] { return src->top(); });
     fmt::print("{}", top.bytes);

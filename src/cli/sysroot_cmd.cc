@@ -5,36 +5,13 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "install/to_disk.h"
 #include "sysroot/sysroot.h"
 #include "util/error.h"
 
 namespace hull::cli {
 namespace {
-
-// Options every host command shares.
-struct HostFlags {
-  std::string sysroot = "/";
-  std::string authfile;
-  bool tls_verify = true;
-  bool quiet = false;
-
-  void add(CLI::App& app) {
-    app.add_option("--sysroot", sysroot, "operate on the ostree sysroot in this directory (default: the booted host)");
-    app.add_option("--authfile", authfile, "registry credentials file");
-    app.add_flag("--tls-verify", tls_verify, "verify the registry's TLS certificate (default true)");
-    app.add_flag("-q,--quiet", quiet, "no progress output");
-  }
-  sysroot::Context context(Progress& progress) const {
-    sysroot::Context c;
-    c.sysroot = sysroot;
-    c.registry.authfile = authfile;
-    c.registry.tls_verify = tls_verify;
-    c.progress = &progress;
-    c.quiet = quiet;
-    return c;
-  }
-};
 
 void say(bool quiet, const std::string& msg) {
   if (!quiet && !msg.empty()) fmt::print("{}\n", msg);
@@ -140,23 +117,17 @@ int install_to_filesystem(Context& ctx, std::vector<std::string> args) {
   CLI::App app{"Install an image to a mounted filesystem (or a directory): ostree sysroot, deployment, /var"};
   HostFlags f;
   f.add(app);
-  std::string root, source, target;
+  InstallFlags inf;
   sysroot::InstallOptions o;
-  app.add_option("ROOT", root, "the target root filesystem")->required();
-  app.add_option("--source-imgref", source, "the image to install (docker://, oci:, oci-archive:)")->required();
-  app.add_option("--target-imgref", target, "the image upgrades follow afterwards (default: the source)");
-  app.add_option("--stateroot", o.stateroot, "the ostree stateroot (default: default)");
-  app.add_option("--karg", o.kargs, "a kernel argument (repeatable)");
-  app.add_option("--root-ssh-authorized-keys", o.root_ssh_authorized_keys, "authorized_keys for root");
+  app.add_option("ROOT", o.root, "the target root filesystem")->required();
+  inf.add(app, o);
   app.add_option("--bootloader", o.bootloader, "libostree's sysroot.bootloader (none, syslinux, ...)");
   if (int rc = run_cli11(&app, ctx.prog + " install to-filesystem", args); rc >= 0) return rc;
-  o.root = root;
-  o.source = image::ImageName::parse(source);
-  if (!target.empty()) o.target = image::ImageName::parse(target);
+  inf.apply(o);
   Progress progress(f.quiet);
   sysroot::Context c = f.context(progress);
-  std::string commit = sysroot::install_to_filesystem(c, o);
-  say(f.quiet, fmt::format("Installed {} to {} (commit {})", o.source.str(), root, commit.substr(0, 12)));
+  sysroot::Installed done = sysroot::install_to_filesystem(c, o);
+  say(f.quiet, fmt::format("Installed {} to {} (commit {})", o.source.str(), o.root, done.commit.substr(0, 12)));
   return 0;
 }
 
@@ -164,7 +135,8 @@ int install_to_disk(Context& ctx, std::vector<std::string> args) {
   CLI::App app{"Install an image to a whole disk (or, with --via-loopback, a disk image file), bootable on BIOS and UEFI"};
   HostFlags f;
   f.add(app);
-  std::string source, target, root_size;
+  InstallFlags inf;
+  std::string root_size;
   install::ToDiskOptions o;
   app.add_option("DEVICE", o.device, "the target block device, or an image file with --via-loopback")->required();
   app.add_flag("--via-loopback", o.via_loopback, "DEVICE is a disk image file (created sparse if missing: --root-size plus 1.5 GiB, else 10 GiB); nothing is mounted either way");
@@ -172,22 +144,16 @@ int install_to_disk(Context& ctx, std::vector<std::string> args) {
   app.add_option("--filesystem", o.filesystem, "root filesystem (default: the image's /usr/lib/bootc/install/*.toml)")
       ->check(CLI::IsMember({"ext4", "xfs", "btrfs"}));
   app.add_option("--root-size", root_size, "size of the root partition, e.g. 8G (default: the rest of the disk)");
-  app.add_option("--source-imgref", source, "the image to install (docker://, oci:, oci-archive:)")->required();
-  app.add_option("--target-imgref", target, "the image upgrades follow afterwards (default: the source)");
-  app.add_option("--stateroot", o.install.stateroot, "the ostree stateroot (default: default)");
-  app.add_option("--karg", o.install.kargs, "an extra kernel argument (repeatable)");
-  app.add_option("--root-ssh-authorized-keys", o.install.root_ssh_authorized_keys, "authorized_keys for root");
+  inf.add(app, o.install);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "print the time of each phase");
   if (int rc = run_cli11(&app, ctx.prog + " install to-disk", args); rc >= 0) return rc;
   if (!root_size.empty()) o.root_size = install::parse_size(root_size);
-  o.install.source = image::ImageName::parse(source);
-  if (!target.empty()) o.install.target = image::ImageName::parse(target);
+  inf.apply(o.install);
   Progress progress(f.quiet);
   sysroot::Context c = f.context(progress);
   install::ToDiskResult r = install::install_to_disk(c, o);
-  if (verbose)
-    for (const auto& [name, secs] : r.phases) fmt::print("  {:<34} {:7.2f} s\n", name, secs);
+  if (verbose) print_phases(r.phases);
   say(f.quiet, fmt::format("Installed {} to {} (commit {}, root {} {})", o.install.source.str(), o.device,
                            r.commit.substr(0, 12), r.layout.root().fs, r.layout.root().fs_uuid));
   return 0;

@@ -30,18 +30,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Phases {
-  sysroot::Context& ctx;
-  BuildDiskResult& res;
-  template <typename F>
-  void run(const std::string& name, F&& fn) {
-    if (!ctx.quiet && ctx.progress) ctx.progress->message(name + "...");
-    auto t0 = std::chrono::steady_clock::now();
-    with_context(name, fn);
-    res.phases.emplace_back(name, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-};
-
 // --- /etc/passwd and /etc/group, read only ---------------------------------
 
 struct Entry {
@@ -371,10 +359,35 @@ std::string first_disk(const std::string& sys_block, const std::string& skip_lab
   return "/dev/" + names.front();
 }
 
+namespace {
+
+// What build-disk asks of install to-disk for `device`: the image, the
+// config's kernel arguments, and its users, groups and bib's mountpoint
+// rules applied to the staged deployment before the filesystems are made.
+ToDiskOptions to_disk_options(const BuildDiskOptions& o, const ResolvedImage& ri, const std::string& device,
+                              Runner& r) {
+  ToDiskOptions td;
+  td.device = device;
+  td.filesystem = o.rootfs;
+  td.workdir = o.workdir;
+  td.install.source = ri.source;
+  td.install.target = ri.target;
+  td.install.kargs = split_kargs(o.config.kernel_append);
+  td.customize = [&o, &r](const std::string& deploy, const std::string& var) {
+    // The image's install config chooses the root filesystem: bib's
+    // mountpoint rules for that type.
+    if (o.rootfs.empty()) check_mountpoints(o.config, root_fs_from_install_configs(install_configs(deploy)));
+    apply_users(o.config, deploy, var, r);
+  };
+  return td;
+}
+
+}  // namespace
+
 BuildDiskResult build_disk(sysroot::Context& ctx, const BuildDiskOptions& o, Runner& r) {
   auto started = std::chrono::system_clock::now();
   BuildDiskResult res;
-  Phases ph{ctx, res};
+  Phases ph(ctx.progress, ctx.quiet, res.phases);
   if (!o.install_device.empty()) {
     // The installer: straight to the device, no files.
     if (!o.rootfs.empty()) check_mountpoints(o.config, o.rootfs);
@@ -385,15 +398,8 @@ BuildDiskResult build_disk(sysroot::Context& ctx, const BuildDiskOptions& o, Run
     ph.run("resolving the image", [&] { ri = resolve_image(ctx, o.image, tmp.path(), r); });
     if (!o.target_imgref.empty()) ri.target = image::ImageName::parse(o.target_imgref);
     ph.run("installing", [&] {
-      ToDiskOptions td;
-      td.device = device;
+      ToDiskOptions td = to_disk_options(o, ri, device, r);
       td.wipe = true;
-      td.filesystem = o.rootfs;
-      td.workdir = o.workdir;
-      td.install.source = ri.source;
-      td.install.target = ri.target;
-      td.install.kargs = split_kargs(o.config.kernel_append);
-      td.customize = [&](const std::string& deploy, const std::string& var) { apply_users(o.config, deploy, var, r); };
       ToDiskResult tr = install_to_disk(ctx, td, r);
       res.rootfs = tr.layout.root().fs;
       res.disk_size = tr.layout.disk_size;
@@ -445,29 +451,9 @@ BuildDiskResult build_disk(sysroot::Context& ctx, const BuildDiskOptions& o, Run
         if (ftruncate(f.get(), off_t(res.disk_size)) != 0) fail_errno("sizing " + raw);
         f.close(raw);
       }
-      ToDiskOptions td;
-      td.device = raw;
+      ToDiskOptions td = to_disk_options(o, ri, raw, r);
       td.via_loopback = true;
-      td.filesystem = o.rootfs;
-      td.workdir = o.workdir;
-      td.install.source = ri.source;
-      td.install.target = ri.target;
-      td.install.kargs = split_kargs(o.config.kernel_append);
       if (uint64_t b = o.config.minsize_of("/boot")) td.boot_size = std::max<uint64_t>(1ull << 30, (b + kMiB - 1) / kMiB * kMiB);
-      td.customize = [&](const std::string& deploy, const std::string& var) {
-        if (o.rootfs.empty()) {
-          // The image's install config chooses the root filesystem: apply
-          // bib's mountpoint rules for that type.
-          std::vector<std::pair<std::string, std::string>> files;
-          std::error_code ec;
-          for (const auto& e : fs::directory_iterator(deploy + "/usr/lib/bootc/install", ec))
-            if (e.path().extension() == ".toml")
-              files.emplace_back(e.path().string(), read_file(e.path().string(), 1 << 20));
-          std::sort(files.begin(), files.end());
-          check_mountpoints(o.config, root_fs_from_install_configs(files));
-        }
-        apply_users(o.config, deploy, var, r);
-      };
       ToDiskResult tr = install_to_disk(ctx, td, r);
       res.rootfs = tr.layout.root().fs;
       for (auto& p : tr.phases) res.phases.emplace_back("  " + p.first, p.second);

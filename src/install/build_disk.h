@@ -22,6 +22,7 @@
 #include "install/bib_config.h"
 #include "install/formats.h"
 #include "install/runner.h"
+#include "util/phases.h"
 #include "sysroot/sysroot.h"
 
 namespace hull::install {
@@ -54,7 +55,7 @@ struct BuildDiskResult {
   uint64_t disk_size = 0;    // the raw disk's (virtual) size
   std::string rootfs;
   std::vector<BuiltFile> files;
-  std::vector<std::pair<std::string, double>> phases;  // name, seconds
+  PhaseTimes phases;
 };
 
 // Builds every type of `o.types` from `o.image`. Throws Error with the

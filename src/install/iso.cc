@@ -27,8 +27,6 @@
 #include "install/iso.h"
 
 #include <fcntl.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,9 +40,7 @@
 #include "image/source.h"
 #include "util/error.h"
 #include "util/file.h"
-#include "util/glib.h"
 
-#include <ostree.h>
 
 namespace hull::install {
 namespace {
@@ -61,45 +57,12 @@ constexpr const char* kIsoModules[] = {"iso9660", "part_gpt", "part_msdos", "sea
                                        "serial",  "terminal",  "ls",        "cat",    "reboot",       "halt",
                                        "minicmd", "linux",     "gzio",      "all_video"};
 
-// libostree marks deployment roots immutable (chattr +i); the staged tree
-// is temporary, so the flag is cleared when this goes out of scope, or the
-// temporary directory could not be removed.
-class ClearImmutableOnExit {
- public:
-  explicit ClearImmutableOnExit(std::string sysroot) : sysroot_(std::move(sysroot)) {}
-  ~ClearImmutableOnExit() {
-    std::error_code ec;
-    for (const auto& os : fs::directory_iterator(sysroot_ + "/ostree/deploy", ec))
-      for (const auto& d : fs::directory_iterator(os.path() / "deploy", ec)) {
-        int fd = open(d.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) continue;
-        int flags = 0;
-        if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL)) {
-          flags &= ~FS_IMMUTABLE_FL;
-          ioctl(fd, FS_IOC_SETFLAGS, &flags);
-        }
-        close(fd);
-      }
-  }
-
- private:
-  std::string sysroot_;
+// Unfreezes the staged sysroot's deployments when it goes out of scope, so
+// that the temporary directory holding it can be removed.
+struct UnfreezeOnExit {
+  std::string sysroot;
+  ~UnfreezeOnExit() { sysroot::unfreeze_deployments(sysroot); }
 };
-
-std::string deployment_of(const std::string& sysroot) {
-  GRef<GFile> f(g_file_new_for_path(sysroot.c_str()));
-  GRef<OstreeSysroot> s(ostree_sysroot_new(f.get()));
-  GErr err;
-  if (!ostree_sysroot_load(s.get(), nullptr, err.out())) err.raise("loading the staged sysroot");
-  GPtrArray* deps = ostree_sysroot_get_deployments(s.get());
-  if (deps->len != 1) {
-    g_ptr_array_unref(deps);
-    fail("the staged sysroot has no single deployment");
-  }
-  GStr rel(ostree_sysroot_get_deployment_dirpath(s.get(), OSTREE_DEPLOYMENT(deps->pdata[0])));
-  g_ptr_array_unref(deps);
-  return sysroot + "/" + rel.str();
-}
 
 std::string kernel_version(const std::string& deploy) {
   std::string found;
@@ -206,7 +169,7 @@ void build_iso(sysroot::Context& ctx, const IsoOptions& o, Runner& r) {
   std::string sysroot = w + "/sysroot", files = w + "/files", inst = files + "/hull-installer";
   make_dirs(sysroot);
   make_dirs(inst);
-  ClearImmutableOnExit unfreeze(sysroot);
+  UnfreezeOnExit unfreeze{sysroot};
 
   // 1. The installer's root: the image, deployed into a directory.
   std::string deploy = with_context("staging the installer's root", [&] {
@@ -215,8 +178,7 @@ void build_iso(sysroot::Context& ctx, const IsoOptions& o, Runner& r) {
     io.source = o.source;
     io.target = o.target;
     io.bootloader = "none";
-    sysroot::install_to_filesystem(ctx, io);
-    return deployment_of(sysroot);
+    return sysroot::install_to_filesystem(ctx, io).deployment_dir;
   });
   std::string var = sysroot + "/ostree/deploy/default/var";
   std::string kver = kernel_version(deploy);

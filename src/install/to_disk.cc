@@ -2,51 +2,33 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <ostree.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 
 #include "boot/grub.h"
 #include "util/error.h"
 #include "util/fd.h"
 #include "util/file.h"
-#include "util/glib.h"
+#include "util/phases.h"
 
 namespace hull::install {
 namespace {
 
 namespace fs = std::filesystem;
 
-// The staging directory. libostree marks each deployment root immutable
-// (chattr +i); the flag is cleared before the recursive removal, or the
-// temporary tree could not be deleted.
+// The staging directory; its sysroot's deployments are unfrozen before the
+// recursive removal (sysroot::unfreeze_deployments).
 class Stage {
  public:
   explicit Stage(const std::string& parent) : dir_("hull-to-disk", parent) {}
-  ~Stage() {
-    std::error_code ec;
-    fs::path deploy = fs::path(sysroot()) / "ostree/deploy";
-    for (const auto& os : fs::directory_iterator(deploy, ec))
-      for (const auto& d : fs::directory_iterator(os.path() / "deploy", ec)) clear_immutable(d.path());
-  }
+  ~Stage() { sysroot::unfreeze_deployments(sysroot()); }
   std::string sysroot() const { return dir_.path() + "/sysroot"; }
   std::string work() const { return dir_.path() + "/work"; }
   std::string boot_moved() const { return dir_.path() + "/boot"; }
 
  private:
-  static void clear_immutable(const fs::path& p) {
-    int fd = open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return;
-    int flags = 0;
-    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL)) {
-      flags &= ~FS_IMMUTABLE_FL;
-      ioctl(fd, FS_IOC_SETFLAGS, &flags);
-    }
-    close(fd);
-  }
   TempDir dir_;
 };
 
@@ -63,44 +45,6 @@ class CreatedFile {
   std::string path_;
 };
 
-struct Phases {
-  sysroot::Context& ctx;
-  ToDiskResult& res;
-  template <typename F>
-  void run(const std::string& name, F&& fn) {
-    if (!ctx.quiet && ctx.progress) ctx.progress->message(name + "...");
-    auto t0 = std::chrono::steady_clock::now();
-    with_context(name, fn);
-    res.phases.emplace_back(name, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-};
-
-// The (only) deployment of the staged sysroot.
-std::string deployment_dir(const std::string& sysroot) {
-  GRef<GFile> f(g_file_new_for_path(sysroot.c_str()));
-  GRef<OstreeSysroot> s(ostree_sysroot_new(f.get()));
-  GErr err;
-  if (!ostree_sysroot_load(s.get(), nullptr, err.out())) err.raise("loading the staged sysroot");
-  GPtrArray* deps = ostree_sysroot_get_deployments(s.get());
-  if (guint n = deps->len; n != 1) {
-    g_ptr_array_unref(deps);
-    fail("the staged sysroot has {} deployments, expected 1", n);
-  }
-  GStr rel(ostree_sysroot_get_deployment_dirpath(s.get(), OSTREE_DEPLOYMENT(deps->pdata[0])));
-  g_ptr_array_unref(deps);
-  return sysroot + "/" + rel.str();
-}
-
-std::vector<std::pair<std::string, std::string>> install_configs(const std::string& deploy) {
-  std::vector<std::pair<std::string, std::string>> files;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(deploy + "/usr/lib/bootc/install", ec)) {
-    if (e.path().extension() != ".toml" || !e.is_regular_file()) continue;
-    files.emplace_back("/usr/lib/bootc/install/" + e.path().filename().string(), read_file(e.path(), 1 << 20));
-  }
-  return files;
-}
-
 void check_root_fs(const std::string& fs) {
   if (fs == "ext4" || fs == "btrfs") return;
   if (fs == "xfs")
@@ -112,6 +56,16 @@ void check_root_fs(const std::string& fs) {
 }
 
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> install_configs(const std::string& deploy) {
+  std::vector<std::pair<std::string, std::string>> files;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(deploy + "/usr/lib/bootc/install", ec)) {
+    if (e.path().extension() != ".toml" || !e.is_regular_file()) continue;
+    files.emplace_back("/usr/lib/bootc/install/" + e.path().filename().string(), read_file(e.path(), 1 << 20));
+  }
+  return files;
+}
 
 std::vector<std::string> disk_kargs(const std::string& root_uuid) {
   return {"root=UUID=" + root_uuid, "rw", "console=tty0", "console=ttyS0,115200"};
@@ -128,7 +82,7 @@ std::string fstab(const Layout& l) {
 ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runner& r) {
   return with_context(fmt::format("installing to {}", o.device), [&] {
     ToDiskResult res;
-    Phases ph{ctx, res};
+    Phases ph(ctx.progress, ctx.quiet, res.phases);
     TargetInfo target;
     CreatedFile created;
 
@@ -169,8 +123,9 @@ ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runn
       std::vector<std::string> kargs = disk_kargs(l.root().fs_uuid);
       kargs.insert(kargs.end(), o.install.kargs.begin(), o.install.kargs.end());
       io.kargs = std::move(kargs);
-      res.commit = sysroot::install_to_filesystem(ctx, io);
-      deploy = deployment_dir(stage.sysroot());
+      sysroot::Installed done = sysroot::install_to_filesystem(ctx, io);
+      res.commit = done.commit;
+      deploy = done.deployment_dir;
       // fstab is host configuration: a local /etc file, kept by /etc merges.
       write_file_atomic(deploy + "/etc/fstab", fstab(l));
     });

@@ -20,6 +20,7 @@
 
 #include "install/disk.h"
 #include "install/runner.h"
+#include "util/phases.h"
 #include "sysroot/sysroot.h"
 
 namespace hull::install {
@@ -50,7 +51,7 @@ constexpr uint64_t kDefaultDiskSize = 10 * kGiB;
 struct ToDiskResult {
   std::string commit;
   Layout layout;
-  std::vector<std::pair<std::string, double>> phases;  // name, seconds
+  PhaseTimes phases;
 };
 
 // Installs o.install.source to o.device. Throws Error with the phase as
@@ -61,6 +62,10 @@ ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runn
 // `root_uuid`: root=UUID=, rw, console on tty0 and ttyS0 (the last console=
 // is /dev/console, so the serial line gets systemd's output).
 std::vector<std::string> disk_kargs(const std::string& root_uuid);
+
+// The image's install configs, /usr/lib/bootc/install/*.toml of the
+// deployment `deploy`, as (path in the image, text) pairs.
+std::vector<std::pair<std::string, std::string>> install_configs(const std::string& deploy);
 
 // The /etc/fstab hull writes into the deployment: /boot by UUID.
 std::string fstab(const Layout& l);

@@ -149,6 +149,48 @@ GVariant* image_metadata(const ImageRecord& r) {
   return g_variant_builder_end(&b);
 }
 
+// libostree names boot entries from os-release: /usr/lib/os-release, or
+// /etc/os-release (now /usr/etc/os-release), must be there.
+void check_os_release(GFile* root, const std::string& what) {
+  for (const char* p : {"usr/lib/os-release", "usr/etc/os-release"}) {
+    GRef<GFile> f(g_file_resolve_relative_path(root, p));
+    if (g_file_query_exists(f.get(), nullptr)) return;
+  }
+  fail("{} is not a bootable image: no /usr/lib/os-release or /etc/os-release", what);
+}
+
+// Refuses, saying exactly what is missing, a merged tree `root` without a
+// kernel at /usr/lib/modules/KVER/vmlinuz with its initramfs.img beside it,
+// or without os-release. (The label is checked before anything is fetched.)
+void check_boot_files(GFile* root, const std::string& what) {
+  GRef<GFile> modules(g_file_resolve_relative_path(root, "usr/lib/modules"));
+  GRef<GFileEnumerator> en(g_file_enumerate_children(modules.get(), "standard::name,standard::type",
+                                                     G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, nullptr, nullptr));
+  std::vector<std::string> kernels_without_initramfs;
+  if (en) {
+    for (;;) {
+      GFileInfo* info = g_file_enumerator_next_file(en.get(), nullptr, nullptr);
+      if (!info) break;
+      GRef<GFileInfo> owned(info);
+      if (g_file_info_get_file_type(info) != G_FILE_TYPE_DIRECTORY) continue;
+      std::string kver = g_file_info_get_name(info);
+      GRef<GFile> dir(g_file_get_child(modules.get(), kver.c_str()));
+      GRef<GFile> vmlinuz(g_file_get_child(dir.get(), "vmlinuz"));
+      GRef<GFile> initramfs(g_file_get_child(dir.get(), "initramfs.img"));
+      if (!g_file_query_exists(vmlinuz.get(), nullptr)) continue;
+      if (g_file_query_exists(initramfs.get(), nullptr)) {
+        check_os_release(root, what);
+        return;
+      }
+      kernels_without_initramfs.push_back(kver);
+    }
+  }
+  if (!kernels_without_initramfs.empty())
+    fail("{} is not a bootable image: /usr/lib/modules/{}/vmlinuz has no initramfs.img beside it", what,
+         kernels_without_initramfs[0]);
+  fail("{} is not a bootable image: no kernel at /usr/lib/modules/KVER/vmlinuz", what);
+}
+
 }  // namespace
 
 std::string image_ref(const image::ImageName& name) { return "hull/image/" + escape_ref_part(name.str()); }
@@ -247,12 +289,17 @@ PullResult pull_image(OstreeRepo* repo, image::Source& src, const image::ImageNa
                                             err.out()))
       err.raise("writing the image commit");
     rec.commit = commit.str();
-    check_bootable(repo, rec.commit, rec.config, name.str());
+    check_boot_files(root.get(), name.str());
     txn.set_ref(ref, rec.commit);
     txn.commit();
     res.image = rec;
     return res;
   });
+}
+
+bool is_image_commit(OstreeRepo* repo, const std::string& commit) {
+  GVar meta = commit_metadata(repo, commit);
+  return !metadata_string(meta.get(), "hull.manifest-digest").empty();
 }
 
 ImageRecord read_image(OstreeRepo* repo, const std::string& commit) {
@@ -274,52 +321,6 @@ ImageRecord read_image(OstreeRepo* repo, const std::string& commit) {
   if (ostree_repo_load_variant(repo, OSTREE_OBJECT_TYPE_COMMIT, commit.c_str(), v.out(), err.out()))
     r.timestamp = ostree_commit_get_timestamp(v.get());
   return r;
-}
-
-// libostree names boot entries from os-release: /usr/lib/os-release, or
-// /etc/os-release (now /usr/etc/os-release), must be there.
-void check_os_release(GFile* root, const std::string& what) {
-  for (const char* p : {"usr/lib/os-release", "usr/etc/os-release"}) {
-    GRef<GFile> f(g_file_resolve_relative_path(root, p));
-    if (g_file_query_exists(f.get(), nullptr)) return;
-  }
-  fail("{} is not a bootable image: no /usr/lib/os-release or /etc/os-release", what);
-}
-
-void check_bootable(OstreeRepo* repo, const std::string& commit, const std::string& config, const std::string& what) {
-  oci::ImageConfig cfg = oci::ImageConfig::parse(config);
-  if (!has_bootable_label(cfg))
-    fail("{} is not a bootable image: the label containers.bootc=1 (or ostree.bootable=1) is missing", what);
-  GRef<GFile> root;
-  GErr err;
-  if (!ostree_repo_read_commit(repo, commit.c_str(), root.out(), nullptr, nullptr, err.out()))
-    err.raise(fmt::format("reading commit {}", commit));
-  GRef<GFile> modules(g_file_resolve_relative_path(root.get(), "usr/lib/modules"));
-  GRef<GFileEnumerator> en(g_file_enumerate_children(modules.get(), "standard::name,standard::type",
-                                                     G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, nullptr, nullptr));
-  std::vector<std::string> kernels_without_initramfs;
-  if (en) {
-    for (;;) {
-      GFileInfo* info = g_file_enumerator_next_file(en.get(), nullptr, nullptr);
-      if (!info) break;
-      GRef<GFileInfo> owned(info);
-      if (g_file_info_get_file_type(info) != G_FILE_TYPE_DIRECTORY) continue;
-      std::string kver = g_file_info_get_name(info);
-      GRef<GFile> dir(g_file_get_child(modules.get(), kver.c_str()));
-      GRef<GFile> vmlinuz(g_file_get_child(dir.get(), "vmlinuz"));
-      GRef<GFile> initramfs(g_file_get_child(dir.get(), "initramfs.img"));
-      if (!g_file_query_exists(vmlinuz.get(), nullptr)) continue;
-      if (g_file_query_exists(initramfs.get(), nullptr)) {
-        check_os_release(root.get(), what);
-        return;
-      }
-      kernels_without_initramfs.push_back(kver);
-    }
-  }
-  if (!kernels_without_initramfs.empty())
-    fail("{} is not a bootable image: /usr/lib/modules/{}/vmlinuz has no initramfs.img beside it", what,
-         kernels_without_initramfs[0]);
-  fail("{} is not a bootable image: no kernel at /usr/lib/modules/KVER/vmlinuz", what);
 }
 
 PruneResult prune(OstreeRepo* repo, const std::set<std::string>& keep_commits) {

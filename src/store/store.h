@@ -64,18 +64,19 @@ struct PullOptions {
 };
 
 // Fetches what is missing of `name`, imports it and writes the image
-// commit under image_ref(name). Refuses images that are not bootable
-// (check_bootable).
+// commit under image_ref(name). Refuses, saying exactly what is missing and
+// leaving no ref behind, an image that is not bootable: without the label
+// containers.bootc=1 (or ostree.bootable=1; checked before any layer is
+// fetched), without a kernel at /usr/lib/modules/KVER/vmlinuz with its
+// initramfs.img, or without os-release.
 PullResult pull_image(OstreeRepo* repo, image::Source& src, const image::ImageName& name, const PullOptions& opts,
                       Progress& progress);
 
+// True if `commit` is an image commit written by pull_image.
+bool is_image_commit(OstreeRepo* repo, const std::string& commit);
+
 // Reads the record of an image commit; throws if the commit is not one.
 ImageRecord read_image(OstreeRepo* repo, const std::string& commit);
-
-// Refuses, saying exactly what is missing, an image without the label
-// containers.bootc=1 (or ostree.bootable) or without a kernel at
-// /usr/lib/modules/KVER/vmlinuz with its initramfs.img beside it.
-void check_bootable(OstreeRepo* repo, const std::string& commit, const std::string& config, const std::string& what);
 
 struct PruneResult {
   int refs_removed = 0;

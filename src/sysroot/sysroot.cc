@@ -1,6 +1,8 @@
 #include "sysroot/sysroot.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -8,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -44,14 +47,8 @@ void lock(OstreeSysroot* s) {
   if (!ostree_sysroot_lock(s, err.out())) err.raise("locking the sysroot");
 }
 
-OstreeRepo* repo_of(OstreeSysroot* s) {
-  OstreeRepo* repo = nullptr;
-  GErr err;
-  if (!ostree_sysroot_get_repo(s, &repo, nullptr, err.out())) err.raise("opening the sysroot's repository");
-  // ostree_sysroot_get_repo returns a new reference; the sysroot keeps its own.
-  g_object_unref(repo);
-  return repo;
-}
+// The sysroot's repository, owned by the (loaded) sysroot.
+OstreeRepo* repo_of(OstreeSysroot* s) { return ostree_sysroot_repo(s); }
 
 std::vector<OstreeDeployment*> deployments_of(OstreeSysroot* s) {
   GPtrArray* arr = ostree_sysroot_get_deployments(s);
@@ -70,18 +67,31 @@ OstreeDeployment* current_deployment(OstreeSysroot* s) {
   return deps[0];
 }
 
-image::ImageName origin_image(OstreeDeployment* d) {
-  GKeyFile* origin = ostree_deployment_get_origin(d);
-  if (!origin) fail("deployment {} has no origin file", ostree_deployment_get_csum(d));
-  GStr ref(g_key_file_get_string(origin, "origin", "container-image-reference", nullptr));
-  if (!ref.get()) fail("deployment {} does not follow a container image (no container-image-reference)",
-                       ostree_deployment_get_csum(d));
-  return parse_origin_image_ref(ref.get());
+// The deployment's origin file (empty if it has none).
+Origin origin_of(OstreeDeployment* d) {
+  GKeyFile* kf = ostree_deployment_get_origin(d);
+  if (!kf) return {};
+  GStr text(g_key_file_to_data(kf, nullptr, nullptr));
+  return parse_origin(text.str());
 }
 
+// The image a deployment follows; throws if it follows none.
+image::ImageName origin_image(OstreeDeployment* d) {
+  std::optional<image::ImageName> name = origin_container_image(origin_of(d));
+  if (!name) fail("deployment {} does not follow a container image (no container-image-reference)",
+                  ostree_deployment_get_csum(d));
+  return *name;
+}
+
+// The origin libostree writes for a deployment of `name`; owned by the caller.
 GKeyFile* new_origin(const image::ImageName& name) {
+  std::string text = render_origin(origin_for_image(name));
   GKeyFile* kf = g_key_file_new();
-  g_key_file_set_string(kf, "origin", "container-image-reference", origin_image_ref(name).c_str());
+  GErr err;
+  if (!g_key_file_load_from_data(kf, text.c_str(), text.size(), G_KEY_FILE_NONE, err.out())) {
+    g_key_file_unref(kf);
+    err.raise("writing the origin");
+  }
   return kf;
 }
 
@@ -143,20 +153,22 @@ struct Argv {
   char** get() { return ptrs.data(); }
 };
 
+// "2024-08-07T12:00:00Z".
+std::string rfc3339(time_t t) {
+  char buf[32];
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 ImageStatus image_status(const store::ImageRecord& r, const image::ImageName& name) {
   ImageStatus st;
   st.image = bootc_image_reference(name);
   st.version = r.version;
   st.image_digest = r.manifest_digest.str();
   st.architecture = r.architecture;
-  if (r.timestamp > 0) {
-    char buf[32];
-    time_t t = static_cast<time_t>(r.timestamp);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    st.timestamp = buf;
-  }
+  if (r.timestamp > 0) st.timestamp = rfc3339(static_cast<time_t>(r.timestamp));
   return st;
 }
 
@@ -166,17 +178,19 @@ BootEntry boot_entry(OstreeRepo* repo, OstreeDeployment* d) {
   e.ostree.deploy_serial = ostree_deployment_get_deployserial(d);
   e.ostree.stateroot = ostree_deployment_get_osname(d);
   e.pinned = ostree_deployment_is_pinned(d);
-  try {
-    image::ImageName name = origin_image(d);
-    store::ImageRecord rec = store::read_image(repo, e.ostree.checksum);
-    e.image = image_status(rec, name);
-    // An update already fetched but not deployed.
-    if (auto cur = store::resolve_ref(repo, store::image_ref(name)); cur && *cur != e.ostree.checksum) {
-      store::ImageRecord newer = store::read_image(repo, *cur);
-      if (newer.manifest_digest != rec.manifest_digest) e.cached_update = image_status(newer, name);
-    }
-  } catch (const Error&) {
-    e.incompatible = true;  // not deployed from a container image by hull
+  // As bootc: local rpm-ostree changes make a deployment incompatible, and
+  // one that follows no container image shows none.
+  Origin origin = origin_of(d);
+  e.incompatible = origin_incompatible(origin);
+  std::optional<image::ImageName> name = origin_container_image(origin);
+  if (e.incompatible || !name) return e;
+  if (!store::is_image_commit(repo, e.ostree.checksum)) return e;  // deployed by another tool
+  store::ImageRecord rec = store::read_image(repo, e.ostree.checksum);
+  e.image = image_status(rec, *name);
+  // An update already fetched but not deployed.
+  if (auto cur = store::resolve_ref(repo, store::image_ref(*name)); cur && *cur != e.ostree.checksum) {
+    store::ImageRecord newer = store::read_image(repo, *cur);
+    if (newer.manifest_digest != rec.manifest_digest) e.cached_update = image_status(newer, *name);
   }
   return e;
 }
@@ -274,22 +288,13 @@ void install_root_keys(const std::string& deploy_dir, const std::string& keys_fi
   write_file_atomic(deploy_dir + "/etc/tmpfiles.d/hull-root-ssh.conf", line);
 }
 
-std::string now_rfc3339() {
-  char buf[32];
-  time_t t = time(nullptr);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 void write_aleph(const std::string& root, const store::ImageRecord& rec, const std::string& imgref,
                  const std::string& kver) {
   nlohmann::ordered_json j;
   j["image"] = imgref;
   j["kernel"] = kver;
   j["selinux"] = "disabled";
-  j["timestamp"] = now_rfc3339();
+  j["timestamp"] = rfc3339(time(nullptr));
   j["version"] = rec.version;
   j["digest"] = rec.manifest_digest.str();
   j["installer"] = "hull " HULL_VERSION;
@@ -398,7 +403,7 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
 
 }  // namespace
 
-std::string install_to_filesystem(Context& ctx, const InstallOptions& o) {
+Installed install_to_filesystem(Context& ctx, const InstallOptions& o) {
   return with_context(fmt::format("installing {} to {}", o.source.str(), o.root), [&] {
     // 1. the ostree sysroot and stateroot
     GRef<GFile> rootf(g_file_new_for_path(o.root.c_str()));
@@ -448,8 +453,8 @@ std::string install_to_filesystem(Context& ctx, const InstallOptions& o) {
       txn.set_ref(store::image_ref(*o.target), pr.image.commit);
       txn.commit();
     }
-    if (!o.root_ssh_authorized_keys.empty())
-      install_root_keys(deployment_dir(s.get(), dep.get(), o.root), o.root_ssh_authorized_keys);
+    Installed done{pr.image.commit, deployment_dir(s.get(), dep.get(), o.root)};
+    if (!o.root_ssh_authorized_keys.empty()) install_root_keys(done.deployment_dir, o.root_ssh_authorized_keys);
     GPtrArray* list = g_ptr_array_new();
     g_ptr_array_add(list, dep.get());
     ok = ostree_sysroot_write_deployments(s.get(), list, nullptr, err.out());
@@ -460,8 +465,23 @@ std::string install_to_filesystem(Context& ctx, const InstallOptions& o) {
     seed_var(repo, pr.image.commit, o.root, o.stateroot);
     write_aleph(o.root, pr.image, follow.str(), kernel_version(repo, pr.image.commit));
     cleanup(s.get());
-    return pr.image.commit;
+    return done;
   });
+}
+
+void unfreeze_deployments(const std::string& sysroot_dir) {
+  std::error_code ec;
+  for (const auto& os : std::filesystem::directory_iterator(sysroot_dir + "/ostree/deploy", ec))
+    for (const auto& d : std::filesystem::directory_iterator(os.path() / "deploy", ec)) {
+      int fd = ::open(d.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0) continue;
+      int flags = 0;
+      if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL)) {
+        flags &= ~FS_IMMUTABLE_FL;
+        ioctl(fd, FS_IOC_SETFLAGS, &flags);
+      }
+      ::close(fd);
+    }
 }
 
 HostStatus status(Context& ctx) {

@@ -41,10 +41,20 @@ struct InstallOptions {
   std::string bootloader;                    // sysroot.bootloader ("syslinux", "none"); empty: ostree decides
 };
 
+struct Installed {
+  std::string commit;          // the deployed image commit
+  std::string deployment_dir;  // its checkout: ROOT/ostree/deploy/STATEROOT/deploy/COMMIT.SERIAL
+};
+
 // Initializes an ostree sysroot in opts.root, pulls and deploys the image,
 // writes its origin, seeds /var of the stateroot from the image, writes
-// .bootc-aleph.json. Returns the deployed commit.
-std::string install_to_filesystem(Context& ctx, const InstallOptions& opts);
+// .bootc-aleph.json.
+Installed install_to_filesystem(Context& ctx, const InstallOptions& opts);
+
+// libostree makes every deployment root immutable (chattr +i). A sysroot
+// staged in a temporary directory is unfrozen with this before it is
+// removed (best effort: what cannot be changed is left as it is).
+void unfreeze_deployments(const std::string& sysroot_dir);
 
 // The BootcHost status of the sysroot.
 HostStatus status(Context& ctx);

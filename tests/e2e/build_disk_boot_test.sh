@@ -10,8 +10,9 @@
 #
 # Usage: build_disk_boot_test.sh HULL_BINARY [--iso|--iso-only]
 # Image: $HULL_E2E_IMAGE (oci:DIR:TAG ...), else localhost/hull-debian:12 from
-# buildah's storage (read through containers-storage:, which tests that path).
-# Neither: exit 77 (skipped). HULL_E2E_WORKDIR keeps the work directory.
+# buildah's storage (read through containers-storage:, which tests that path;
+# tests/lib/base-image.sh builds it if it is missing). HULL_E2E_WORKDIR keeps
+# the work directory.
 set -euo pipefail
 HULL=${1:?usage: $0 HULL_BINARY [--iso|--iso-only]}
 MODE=${2:-${HULL_E2E_ISO:+--iso}}
@@ -28,16 +29,11 @@ trap cleanup EXIT
 log() { printf '[build-disk e2e %s] %s\n' "$(date +%T)" "$*"; }
 die() { echo "FAIL: $*" >&2; exit 1; }
 
-for t in qemu-system-x86_64 qemu-img ssh ssh-keygen; do
-  command -v $t >/dev/null || { echo "SKIP: $t not installed (scripts/install-deps.sh builddisk)"; exit 77; }
-done
-[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || { echo "SKIP: no OVMF (package ovmf)"; exit 77; }
-IMAGE=${HULL_E2E_IMAGE:-}
-if [ -z "$IMAGE" ]; then
-  command -v buildah >/dev/null && buildah inspect --type image localhost/hull-debian:12 >/dev/null 2>&1 \
-    || { echo "SKIP: no image (set HULL_E2E_IMAGE or build localhost/hull-debian:12)"; exit 77; }
-  IMAGE=containers-storage:localhost/hull-debian:12
-fi
+. "$(dirname "$0")/../lib/base-image.sh"
+need_tools qemu-system-x86_64 qemu-img ssh ssh-keygen buildah
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || die "no OVMF (package ovmf)"
+base_image "$HULL"
+IMAGE=$BASE_IMAGE
 
 ssh-keygen -q -t ed25519 -N '' -C hull-e2e -f "$W/key"
 cat > "$W/config.toml" <<TOML
@@ -131,7 +127,7 @@ if [ "$MODE" != --iso-only ]; then
 fi
 
 if [ -n "$MODE" ]; then
-  command -v xorriso >/dev/null || { echo "SKIP: xorriso not installed"; exit 77; }
+  need_tools xorriso
   log "build-disk --type iso $IMAGE"
   t0=$(date +%s)
   "$HULL" build-disk --quiet --verbose --type iso --rootfs ext4 --config "$W/config.toml" \

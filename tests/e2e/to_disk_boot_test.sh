@@ -10,7 +10,7 @@
 # Usage: to_disk_boot_test.sh HULL_BINARY
 # Image: $HULL_E2E_IMAGE (any --source-imgref, e.g. oci:/path:12), else
 # localhost/hull-debian:12 from buildah's storage, pushed to an OCI layout
-# here (images/debian/build.sh builds it). Neither: exit 77 (skipped).
+# here (tests/lib/base-image.sh builds it if it is missing).
 # Environment: HULL_E2E_WORKDIR (default: a temporary directory, removed),
 # BOOT_TIMEOUT seconds per boot (default 900: TCG on a loaded 2-core host).
 set -euo pipefail
@@ -27,21 +27,16 @@ trap cleanup EXIT
 log() { printf '[to-disk e2e %s] %s\n' "$(date +%T)" "$*"; }
 die() { echo "FAIL: $*" >&2; exit 1; }
 
-for t in qemu-system-x86_64 sgdisk mformat mkfs.ext4; do
-  command -v $t >/dev/null || { echo "SKIP: $t not installed (scripts/install-deps.sh disk)"; exit 77; }
-done
-[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || { echo "SKIP: no OVMF (package ovmf)"; exit 77; }
+. "$(dirname "$0")/../lib/base-image.sh"
+need_tools qemu-system-x86_64 sgdisk mformat mkfs.ext4 buildah
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || die "no OVMF (package ovmf)"
 
-IMAGE=${HULL_E2E_IMAGE:-}
-if [ -z "$IMAGE" ]; then
-  if command -v buildah >/dev/null && buildah inspect --type image localhost/hull-debian:12 >/dev/null 2>&1; then
-    log "exporting localhost/hull-debian:12 to an OCI layout"
-    buildah push -q localhost/hull-debian:12 "oci:$W/oci:12" >/dev/null
-    IMAGE="oci:$W/oci:12"
-  else
-    echo "SKIP: no image (set HULL_E2E_IMAGE or build localhost/hull-debian:12 with images/debian/build.sh)"
-    exit 77
-  fi
+base_image "$HULL"
+IMAGE=$BASE_IMAGE
+if [[ $IMAGE == containers-storage:* ]]; then
+  log "exporting ${IMAGE#containers-storage:} to an OCI layout"
+  buildah push -q "${IMAGE#containers-storage:}" "oci:$W/oci:12" >/dev/null
+  IMAGE="oci:$W/oci:12"
 fi
 
 DISK=$W/disk.img

@@ -6,16 +6,16 @@
 #
 # Usage: build_disk_test.sh HULL_BINARY
 # Image: $HULL_E2E_IMAGE (oci:DIR:TAG ...), else containers-storage:localhost/hull-debian:12
-# (images/debian/build.sh). Neither: exit 77 (skipped). Root (the staged sysroot).
+# (tests/lib/base-image.sh builds it if it is missing). Root (the staged sysroot),
+# else exit 77 (skipped).
 set -euo pipefail
 HULL=${1:?usage: $0 HULL_BINARY}
 W=$(mktemp -d /var/tmp/hull-build-disk-it.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 log() { printf '[build-disk it %s] %s\n' "$(date +%T)" "$*"; }
 die() { echo "FAIL: $*" >&2; exit 1; }
-for t in qemu-img xorriso tar jq mkfs.vfat mcopy; do
-  command -v $t >/dev/null || { echo "SKIP: $t not installed (scripts/install-deps.sh builddisk)"; exit 77; }
-done
+. "$(dirname "$0")/../lib/base-image.sh"
+need_tools qemu-img xorriso tar jq mkfs.vfat mcopy buildah
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (see README: build-disk without privileges)"; exit 77; }
 
 # --- bad configs: refused before anything is fetched ---------------------------
@@ -48,12 +48,8 @@ out=$("$HULL" build-disk --type ami oci:/nonexistent:x 2>&1) && die "--type ami 
 [ ! -e "$W/bad" ] || [ -z "$(ls -A "$W/bad")" ] || die "a refused build left files: $(ls -A "$W/bad")"
 
 # --- every type from the base image ----------------------------------------------
-IMAGE=${HULL_E2E_IMAGE:-}
-if [ -z "$IMAGE" ]; then
-  command -v buildah >/dev/null && buildah inspect --type image localhost/hull-debian:12 >/dev/null 2>&1 \
-    || { echo "SKIP: no image (set HULL_E2E_IMAGE or build localhost/hull-debian:12)"; exit 77; }
-  IMAGE=containers-storage:localhost/hull-debian:12
-fi
+base_image "$HULL"
+IMAGE=$BASE_IMAGE
 cat > config.toml <<'TOML'
 [[customizations.user]]
 name = "alice"

@@ -35,9 +35,9 @@ ProcessResult hull(std::vector<std::string> args) {
 
 std::string hull_ok(std::vector<std::string> args) {
   auto r = hull(args);
-  EXPECT_EQ(r.exit_code, 0) << "hull";
-  for (auto& a : args) std::cerr << a << " ";
-  if (r.exit_code != 0) std::cerr << "\n" << r.err << "\n";
+  std::string cmd;
+  for (auto& a : args) cmd += a + " ";
+  EXPECT_EQ(r.exit_code, 0) << "hull " << cmd << "\n" << r.err;
   return r.out;
 }
 
@@ -53,25 +53,19 @@ std::string deploy_dir(const Sysroot& s, const nlohmann::json& entry) {
 
 std::string slurp(const std::string& path) { return path_exists(path) ? read_file(path) : "<absent>"; }
 
-// The kernel command line of the boot entry for `checksum`.
+// The kernel command line of the boot entry for `checksum`: the entry whose
+// ostree=/ostree/boot.N/STATEROOT/BOOTCSUM/SERIAL link points at its deployment.
 std::string entry_options(const Sysroot& s, const std::string& checksum) {
   for (auto& e : fs::directory_iterator(s.path() + "/boot/loader/entries")) {
-    std::string text = read_file(e.path().string());
-    if (text.find(checksum.substr(0, 8)) == std::string::npos && text.find("ostree=") == std::string::npos) continue;
-    std::istringstream in(text);
+    std::istringstream in(read_file(e.path().string()));
     std::string line, options;
-    bool mine = false;
-    while (std::getline(in, line)) {
+    while (std::getline(in, line))
       if (line.starts_with("options ")) options = line.substr(8);
-    }
-    // ostree=/ostree/boot.N/STATEROOT/BOOTCSUM/SERIAL -> its deploy link
     auto pos = options.find("ostree=");
     if (pos == std::string::npos) continue;
     std::string link = options.substr(pos + 7, options.find(' ', pos) - pos - 7);
     std::error_code ec;
-    std::string target = fs::read_symlink(s.path() + link, ec).string();
-    mine = target.find(checksum) != std::string::npos;
-    if (mine) return options;
+    if (fs::read_symlink(s.path() + link, ec).string().find(checksum) != std::string::npos) return options;
   }
   return "<no entry>";
 }

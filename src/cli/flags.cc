@@ -1,0 +1,51 @@
+#include "cli/flags.h"
+
+#include <fmt/format.h>
+
+namespace hull::cli {
+
+void RegistryFlags::add(CLI::App& app) {
+  app.add_option("--authfile", authfile, "registry credentials file");
+  app.add_flag("--tls-verify", tls_verify, "verify the registry's TLS certificate (default true)");
+}
+
+registry::Options RegistryFlags::options() const {
+  registry::Options o;
+  o.authfile = authfile;
+  o.tls_verify = tls_verify;
+  return o;
+}
+
+void HostFlags::add(CLI::App& app) {
+  app.add_option("--sysroot", sysroot, "operate on the ostree sysroot in this directory (default: the booted host)");
+  registry.add(app);
+  app.add_flag("-q,--quiet", quiet, "no progress output");
+}
+
+sysroot::Context HostFlags::context(Progress& progress) const {
+  sysroot::Context c;
+  c.sysroot = sysroot;
+  c.registry = registry.options();
+  c.progress = &progress;
+  c.quiet = quiet;
+  return c;
+}
+
+void InstallFlags::add(CLI::App& app, sysroot::InstallOptions& o) {
+  app.add_option("--source-imgref", source, "the image to install (docker://, oci:, oci-archive:)")->required();
+  app.add_option("--target-imgref", target, "the image upgrades follow afterwards (default: the source)");
+  app.add_option("--stateroot", o.stateroot, "the ostree stateroot (default: default)");
+  app.add_option("--karg", o.kargs, "a kernel argument (repeatable)");
+  app.add_option("--root-ssh-authorized-keys", o.root_ssh_authorized_keys, "authorized_keys for root");
+}
+
+void InstallFlags::apply(sysroot::InstallOptions& o) const {
+  o.source = image::ImageName::parse(source);
+  if (!target.empty()) o.target = image::ImageName::parse(target);
+}
+
+void print_phases(const PhaseTimes& phases) {
+  for (const auto& [name, secs] : phases) fmt::print("  {:<36} {:7.2f} s\n", name, secs);
+}
+
+}  // namespace hull::cli
