@@ -1,8 +1,6 @@
 #include "boot/grub.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -16,27 +14,6 @@ namespace hull::boot {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The host path of `rel` inside `root`, with every symlink on the way
-// resolved as if `root` were "/" (openat2 RESOLVE_IN_ROOT): the image's
-// /usr/lib64/ld-linux-x86-64.so.2 -> /lib/x86_64-linux-gnu/... must land in
-// the image, not on the host. Empty if it does not exist.
-std::string resolve_in_root(const std::string& root, const std::string& rel) {
-  UniqueFd rootfd = open_file(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  open_how how = {};
-  how.flags = O_PATH | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  long fd = syscall(SYS_openat2, rootfd.get(), rel.c_str(), &how, sizeof how);
-  if (fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return {};
-    fail_errno(fmt::format("resolving {} in {}", rel, root));
-  }
-  UniqueFd f{static_cast<int>(fd)};
-  char buf[4096];
-  ssize_t n = readlink(fmt::format("/proc/self/fd/{}", f.get()).c_str(), buf, sizeof buf - 1);
-  if (n < 0) fail_errno(fmt::format("resolving {} in {}", rel, root));
-  return std::string(buf, size_t(n));
-}
 
 std::string need(const std::string& root, const std::string& rel, std::string_view package) {
   std::string p = resolve_in_root(root, rel);

@@ -214,16 +214,51 @@ void chown_path(const std::string& p, const std::optional<std::pair<uid_t, gid_t
   if (owner && lchown(p.c_str(), owner->first, owner->second) != 0) fail_errno("chown " + p);
 }
 
+uint64_t round_up_mib(uint64_t b) { return (b + kMiB - 1) / kMiB * kMiB; }
+
 }  // namespace
 
 // --- public pieces -------------------------------------------------------------
+
+uint64_t boot_size(const BibConfig& c) {
+  return std::max(LayoutOptions{}.boot_size, round_up_mib(c.minsize_of("/boot")));
+}
+
+std::vector<VarMount> var_mounts(const BibConfig& c) {
+  std::vector<VarMount> out;
+  for (const auto& f : c.filesystems) {
+    if (!f.mountpoint.starts_with("/var/")) continue;
+    uint64_t size = f.minsize ? std::max(round_up_mib(f.minsize), kMinVarMountSize) : kDefaultVarMountSize;
+    auto same = std::find_if(out.begin(), out.end(), [&](const VarMount& m) { return m.mountpoint == f.mountpoint; });
+    if (same != out.end())
+      same->size = std::max(same->size, size);
+    else
+      out.push_back({f.mountpoint, size});
+  }
+  return out;
+}
+
+std::optional<BibConfig> image_bib_config(const std::string& deploy) {
+  std::optional<BibConfig> found;
+  std::string first;
+  for (const char* name : {"config.toml", "config.json"}) {
+    std::string rel = std::string(kImageBibConfigDir).substr(1) + "/" + name;
+    auto text = read_file_in_root(deploy, rel);
+    if (!text) continue;
+    if (found) fail("the image has /{} and also {}, only a single one is supported", rel, first);
+    first = "/" + rel;
+    found = parse_bib_config(*text, first);
+  }
+  return found;
+}
 
 uint64_t plan_disk_size(uint64_t image_size, const BibConfig& c) {
   uint64_t size = std::max(kBibDefaultDiskSize, 2 * image_size);
   if (c.disk_minsize) size = std::max(size, *c.disk_minsize);
   LayoutOptions lo;
-  if (uint64_t b = c.minsize_of("/boot")) lo.boot_size = std::max(lo.boot_size, (b + kMiB - 1) / kMiB * kMiB);
-  if (uint64_t root = c.minsize_of("/")) size = std::max(size, disk_size_for_root((root + kMiB - 1) / kMiB * kMiB, lo));
+  lo.boot_size = boot_size(c);
+  lo.var_mounts = var_mounts(c);
+  if (uint64_t root = c.minsize_of("/")) size = std::max(size, disk_size_for_root(round_up_mib(root), lo));
   // What the fixed partitions take must leave a root of at least twice the image.
   size = std::max(size, disk_size_for_root(std::max<uint64_t>(2 * image_size, kMinRootSize), lo));
   return (size + kMiB - 1) / kMiB * kMiB;
@@ -362,10 +397,13 @@ std::string first_disk(const std::string& sys_block, const std::string& skip_lab
 namespace {
 
 // What build-disk asks of install to-disk for `device`: the image, the
-// config's kernel arguments, and its users, groups and bib's mountpoint
-// rules applied to the staged deployment before the filesystems are made.
+// config's kernel arguments, and once the image is staged its users and
+// groups, bib's mountpoint rules for the root filesystem type, and the
+// layout: the disk size (for a new file: `image_size` decides it), /boot's
+// size and the partitions below /var, from the config or, if that says
+// nothing about them, from the image's own bib config.
 ToDiskOptions to_disk_options(const BuildDiskOptions& o, const ResolvedImage& ri, const std::string& device,
-                              Runner& r) {
+                              uint64_t image_size, Runner& r) {
   ToDiskOptions td;
   td.device = device;
   td.filesystem = o.rootfs;
@@ -373,11 +411,23 @@ ToDiskOptions to_disk_options(const BuildDiskOptions& o, const ResolvedImage& ri
   td.install.source = ri.source;
   td.install.target = ri.target;
   td.install.kargs = split_kargs(o.config.kernel_append);
-  td.customize = [&o, &r](const std::string& deploy, const std::string& var) {
-    // The image's install config chooses the root filesystem: bib's
-    // mountpoint rules for that type.
-    if (o.rootfs.empty()) check_mountpoints(o.config, root_fs_from_install_configs(install_configs(deploy)));
-    apply_users(o.config, deploy, var, r);
+  td.customize = [&o, &r, image_size](const Staged& s) {
+    BibConfig from_image;
+    const BibConfig* layout = &o.config;
+    if (o.config.filesystems.empty() && !o.config.disk_minsize) {
+      if (auto c = image_bib_config(s.deploy)) {
+        from_image = std::move(*c);
+        layout = &from_image;
+      }
+    }
+    check_mountpoints(*layout, s.root_fs);
+    apply_users(o.config, s.deploy, s.var, r);
+    DiskRequest req;
+    req.disk_size = plan_disk_size(image_size, *layout);
+    req.boot_size = boot_size(*layout);
+    req.var_mounts = var_mounts(*layout);
+    req.min_root_size = layout->minsize_of("/");
+    return req;
   };
   return td;
 }
@@ -398,7 +448,7 @@ BuildDiskResult build_disk(sysroot::Context& ctx, const BuildDiskOptions& o, Run
     ph.run("resolving the image", [&] { ri = resolve_image(ctx, o.image, tmp.path(), r); });
     if (!o.target_imgref.empty()) ri.target = image::ImageName::parse(o.target_imgref);
     ph.run("installing", [&] {
-      ToDiskOptions td = to_disk_options(o, ri, device, r);
+      ToDiskOptions td = to_disk_options(o, ri, device, 0, r);
       td.wipe = true;
       ToDiskResult tr = install_to_disk(ctx, td, r);
       res.rootfs = tr.layout.root().fs;
@@ -411,11 +461,6 @@ BuildDiskResult build_disk(sysroot::Context& ctx, const BuildDiskOptions& o, Run
   if (types.empty()) fail("no --type given");
   // bib's rules now (for the image's own root type again once it is known).
   check_mountpoints(o.config, o.rootfs.empty() ? "ext4" : o.rootfs);
-  for (const auto& f : o.config.filesystems)
-    if (f.mountpoint != "/" && f.mountpoint != "/boot")
-      fail("{}: mountpoint {}: separate partitions below /var are allowed by bootc-image-builder but not made by "
-           "hull yet; only / and /boot sizes apply",
-           o.config.file, f.mountpoint);
 
   make_dirs(o.output);
   TempDir tmp("hull-build-disk", o.workdir);
@@ -444,17 +489,12 @@ BuildDiskResult build_disk(sysroot::Context& ctx, const BuildDiskOptions& o, Run
   bool want_disk = false;
   for (auto t : types) want_disk = want_disk || needs_raw(t);
   if (want_disk) {
-    res.disk_size = plan_disk_size(res.image_size, o.config);
     ph.run("building the raw disk", [&] {
-      {
-        UniqueFd f = open_file(raw, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (ftruncate(f.get(), off_t(res.disk_size)) != 0) fail_errno("sizing " + raw);
-        f.close(raw);
-      }
-      ToDiskOptions td = to_disk_options(o, ri, raw, r);
+      // install to-disk makes the sparse file, sized once the image is staged.
+      ToDiskOptions td = to_disk_options(o, ri, raw, res.image_size, r);
       td.via_loopback = true;
-      if (uint64_t b = o.config.minsize_of("/boot")) td.boot_size = std::max<uint64_t>(1ull << 30, (b + kMiB - 1) / kMiB * kMiB);
       ToDiskResult tr = install_to_disk(ctx, td, r);
+      res.disk_size = tr.layout.disk_size;
       res.rootfs = tr.layout.root().fs;
       for (auto& p : tr.phases) res.phases.emplace_back("  " + p.first, p.second);
     });

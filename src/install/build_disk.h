@@ -3,10 +3,11 @@
 // runtime, no loop devices, no mounts. A straight list of phases:
 //
 //   resolve the image (containers-storage: through buildah; a registry
-//   image fetched once into a local OCI layout) -> measure it -> size the
-//   disk -> install to-disk into a sparse raw file (users, groups and
-//   kernel arguments of the config applied to the staged deployment) ->
-//   convert (qemu-img, tar) -> iso (installer) -> manifest-hull.json
+//   image fetched once into a local OCI layout) -> measure it -> install
+//   to-disk into a sparse raw file (users, groups and kernel arguments of
+//   the config applied to the staged deployment; the disk sized and laid
+//   out from the config or the image's own bib config) -> convert
+//   (qemu-img, tar) -> iso (installer) -> manifest-hull.json
 //
 // Several types share one raw build. Outputs are written under temporary
 // names in the output directory and renamed into place when complete.
@@ -16,10 +17,12 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "install/bib_config.h"
+#include "install/disk.h"
 #include "install/formats.h"
 #include "install/runner.h"
 #include "util/phases.h"
@@ -71,10 +74,28 @@ BuildDiskResult build_disk(sysroot::Context& ctx, const BuildDiskOptions& o, Run
 std::string first_disk(const std::string& sys_block = "/sys/block", const std::string& skip_label = "");
 
 // bootc-image-builder's disk size: the largest of 10 GiB (bib's default),
-// twice the image's size, the disk minimum, and what the root and /boot
-// minimums need; rounded up to a whole MiB.
+// twice the image's size, the disk minimum, and what the root, /boot and
+// /var mount minimums need; rounded up to a whole MiB.
 uint64_t plan_disk_size(uint64_t image_size, const BibConfig& c);
 constexpr uint64_t kBibDefaultDiskSize = 10ull << 30;
+
+// The size of /boot: the config's minimum in whole MiB, at least 1 GiB.
+uint64_t boot_size(const BibConfig& c);
+
+// The partitions of their own that the config's mountpoints below /var
+// ask for: minsize rounded up to a whole MiB (at least 16 MiB; 1 GiB when
+// no minsize is given); a mountpoint listed twice takes the larger size.
+std::vector<VarMount> var_mounts(const BibConfig& c);
+constexpr uint64_t kMinVarMountSize = 16ull << 20;
+constexpr uint64_t kDefaultVarMountSize = 1ull << 30;
+
+// The image's own bib config, /usr/lib/bootc-image-builder/config.toml or
+// config.json in the deployment `deploy` (symlinks resolved inside it),
+// parsed with the same rules; nullopt if it has none; both is an error.
+// As with bib, only its filesystem and disk customizations are used, and
+// only when --config says nothing about either.
+std::optional<BibConfig> image_bib_config(const std::string& deploy);
+constexpr std::string_view kImageBibConfigDir = "/usr/lib/bootc-image-builder";
 
 // The uncompressed size of a layer blob at `path` with `media_type`: gzip
 // from its trailer (ISIZE, with the 4 GiB wrap undone), zstd from its frame

@@ -40,6 +40,60 @@ std::string write_tmp(const TempDir& d, const std::string& name, const std::stri
   return p;
 }
 
+TEST(DiskSize, VarMountsAndBoot) {
+  BibConfig c;
+  c.file = "config.toml";
+  c.filesystems = {{"/", 4ull << 30}, {"/var/data", 5ull << 30}, {"/var/log", 1000}, {"/var/data", 6ull << 30},
+                   {"/var/lib/x", 0}, {"/boot", (1ull << 30) + 1}};
+  auto m = var_mounts(c);
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[0].mountpoint, "/var/data");
+  EXPECT_EQ(m[0].size, 6ull << 30);  // the larger of the two
+  EXPECT_EQ(m[1].size, kMinVarMountSize);
+  EXPECT_EQ(m[2].size, kDefaultVarMountSize);
+  EXPECT_EQ(boot_size(c), (1ull << 30) + kMiB);
+  EXPECT_EQ(boot_size(BibConfig{}), 1ull << 30);
+  LayoutOptions lo;
+  lo.boot_size = boot_size(c);
+  lo.var_mounts = m;
+  // Twice the image on root, beside the /var mounts.
+  EXPECT_EQ(plan_disk_size(4ull << 30, c), std::max(kBibDefaultDiskSize, disk_size_for_root(8ull << 30, lo)));
+}
+
+TEST(ImageBibConfig, ReadInsideTheImageOnly) {
+  TempDir d("hull-bd-test");
+  std::string deploy = d.path() + "/deploy";
+  make_dirs(deploy + "/usr/lib/bootc-image-builder");
+  EXPECT_FALSE(image_bib_config(deploy).has_value());
+  std::string dir = deploy + "/usr/lib/bootc-image-builder";
+  std::ofstream(dir + "/config.toml") << "[[customizations.filesystem]]\nmountpoint = \"/var/data\"\nminsize = \"2 GiB\"\n";
+  auto c = image_bib_config(deploy);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->file, "/usr/lib/bootc-image-builder/config.toml");
+  ASSERT_EQ(c->filesystems.size(), 1u);
+  EXPECT_EQ(c->filesystems[0].minsize, 2ull << 30);
+  // Both kinds: refused, as bib does.
+  std::ofstream(dir + "/config.json") << "{}";
+  EXPECT_THROW(image_bib_config(deploy), Error);
+  unlink((dir + "/config.json").c_str());
+  // A link out of the image resolves inside it: a host file is never read.
+  std::string host = write_tmp(d, "host.toml", "[customizations.kernel]\nappend = \"host\"\n");
+  unlink((dir + "/config.toml").c_str());
+  ASSERT_EQ(symlink(host.c_str(), (dir + "/config.toml").c_str()), 0);
+  EXPECT_FALSE(image_bib_config(deploy).has_value());
+  // Errors name the file in the image and the key.
+  unlink((dir + "/config.toml").c_str());
+  std::ofstream(dir + "/config.toml") << "[customizations.kernel]\nnmae = \"x\"\n";
+  try {
+    image_bib_config(deploy);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/usr/lib/bootc-image-builder/config.toml"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("nmae"), std::string::npos) << e.what();
+  }
+}
+
+
 TEST(LayerSize, GzipZstdAndPlain) {
   TempDir d("hull-bd-test");
   std::string data(300000, 'x');

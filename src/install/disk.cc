@@ -53,18 +53,37 @@ std::string random_vfat_id() {
   return fmt::format("{:02X}{:02X}-{:02X}{:02X}", b[0], b[1], b[2], b[3]);
 }
 
+std::vector<const Partition*> Layout::var_mounts() const {
+  std::vector<const Partition*> out;
+  for (const auto& p : parts)
+    if (p.mountpoint.starts_with("/var/")) out.push_back(&p);
+  return out;
+}
+
 uint64_t disk_size_for_root(uint64_t root_size, const LayoutOptions& o) {
-  return kFirst + kBiosSize + o.esp_size + o.boot_size + root_size + kTail;
+  uint64_t mounts = 0;
+  for (const auto& m : o.var_mounts) mounts += m.size;
+  return kFirst + kBiosSize + o.esp_size + o.boot_size + mounts + root_size + kTail;
 }
 
 Layout plan_layout(const LayoutOptions& o) {
   if (o.esp_size % kMiB || o.boot_size % kMiB) fail("partition sizes must be whole MiB");
   if (o.root_fs != "ext4" && o.root_fs != "btrfs") fail("root filesystem {} is not supported here", o.root_fs);
+  std::vector<VarMount> mounts = o.var_mounts;
+  std::sort(mounts.begin(), mounts.end(), [](const auto& a, const auto& b) { return a.mountpoint < b.mountpoint; });
+  for (size_t i = 0; i < mounts.size(); i++) {
+    const VarMount& m = mounts[i];
+    if (!m.mountpoint.starts_with("/var/") || m.mountpoint.find("/..") != std::string::npos || m.mountpoint.ends_with("/"))
+      fail("{} cannot have a partition of its own: only directories below /var can", m.mountpoint);
+    if (m.size % kMiB || m.size == 0) fail("partition for {}: size must be whole MiB", m.mountpoint);
+    if (i && mounts[i - 1].mountpoint == m.mountpoint) fail("{} is asked for twice", m.mountpoint);
+  }
   Layout l;
   l.disk_size = o.disk_size;
   l.disk_guid = random_uuid();
   uint64_t at = kFirst;
-  auto add = [&](std::string name, std::string_view type, uint64_t size, std::string fs, std::string label) {
+  auto add = [&](std::string name, std::string_view type, uint64_t size, std::string fs, std::string label,
+                 std::string mountpoint) -> Partition& {
     Partition p;
     p.name = std::move(name);
     p.type_guid = std::string(type);
@@ -73,16 +92,26 @@ Layout plan_layout(const LayoutOptions& o) {
     p.size = size;
     p.fs = std::move(fs);
     p.label = std::move(label);
+    p.mountpoint = std::move(mountpoint);
     if (p.fs == "vfat")
       p.fs_uuid = random_vfat_id();
     else if (!p.fs.empty())
       p.fs_uuid = random_uuid();
     at += size;
     l.parts.push_back(std::move(p));
+    return l.parts.back();
   };
-  add("BIOS-BOOT", kTypeBiosBoot, kBiosSize, "", "");
-  add("EFI-SYSTEM", kTypeEsp, o.esp_size, "vfat", "EFI-SYSTEM");
-  add("boot", kTypeLinuxData, o.boot_size, "ext4", "boot");
+  add("BIOS-BOOT", kTypeBiosBoot, kBiosSize, "", "", "");
+  add("EFI-SYSTEM", kTypeEsp, o.esp_size, "vfat", "EFI-SYSTEM", "");
+  add("boot", kTypeLinuxData, o.boot_size, "ext4", "boot", "/boot");
+  for (const auto& m : mounts) {
+    // "/var/lib/containers" -> GPT name "var-lib-containers", label "containers"
+    // (ext4 labels hold 16 bytes).
+    std::string name = m.mountpoint.substr(1);
+    std::replace(name.begin(), name.end(), '/', '-');
+    std::string label = m.mountpoint.substr(m.mountpoint.rfind('/') + 1).substr(0, 16);
+    add(name.substr(0, 36), kTypeLinuxData, m.size, o.root_fs, label, m.mountpoint);
+  }
   uint64_t room = o.disk_size > at + kTail ? align_down(o.disk_size - kTail, kMiB) - at : 0;
   uint64_t root = o.root_size ? *o.root_size : room;
   if (o.root_size && root % kMiB) root = align_down(root, kMiB);
@@ -94,7 +123,8 @@ Layout plan_layout(const LayoutOptions& o) {
   if (root < kMinRootSize)
     fail("the disk ({} MiB) is too small: it has room for a root partition of {} MiB, at least {} MiB are needed",
          o.disk_size / kMiB, room / kMiB, kMinRootSize / kMiB);
-  add("root", kTypeRootX86_64, root, o.root_fs, "root");
+  Partition& rp = add("root", kTypeRootX86_64, root, o.root_fs, "root", "/");
+  if (!o.root_uuid.empty()) rp.fs_uuid = o.root_uuid;
   return l;
 }
 

@@ -1,5 +1,6 @@
 // The disk hull installs to, as data: a GPT layout (bootc-image-builder's
-// x86_64 default: 1 MiB BIOS boot, ESP, 1 GiB /boot, root to the end), and
+// x86_64 default: 1 MiB BIOS boot, ESP, 1 GiB /boot, then any partitions
+// for directories below /var, root last, to the end of the disk), and
 // the filesystems written straight into the image file or block device at
 // their offsets. Nothing is mounted and no loop device is used: sgdisk
 // writes the table into the file, mkfs.ext4 -E offset= -d and mtools'
@@ -40,33 +41,46 @@ struct Partition {
   std::string fs;         // "", "vfat", "ext4", "btrfs"
   std::string fs_uuid;    // ext4/btrfs: a UUID; vfat: the volume id "XXXX-XXXX"
   std::string label;      // filesystem label
+  std::string mountpoint; // where the installed system mounts it ("" for BIOS boot and the ESP)
   uint64_t end_sector() const { return (start + size) / kSector - 1; }
 };
 
 struct Layout {
   uint64_t disk_size = 0;  // bytes
   std::string disk_guid;
-  std::vector<Partition> parts;  // bios, esp, boot, root, in this order
+  std::vector<Partition> parts;  // bios, esp, boot, the /var mounts, root, in this order
   const Partition& bios() const { return parts.at(0); }
   const Partition& esp() const { return parts.at(1); }
   const Partition& boot() const { return parts.at(2); }
-  const Partition& root() const { return parts.at(3); }
+  const Partition& root() const { return parts.back(); }
+  // The partitions for directories below /var, by mountpoint (parents first).
+  std::vector<const Partition*> var_mounts() const;
+};
+
+// A partition of its own for a directory below /var (bootc-image-builder's
+// [[customizations.filesystem]]), with the root's filesystem type.
+struct VarMount {
+  std::string mountpoint;  // "/var/data"
+  uint64_t size = 0;       // bytes, whole MiB
 };
 
 struct LayoutOptions {
   uint64_t disk_size = 0;
   std::string root_fs = "ext4";
+  std::string root_uuid;              // default: a fresh one
   std::optional<uint64_t> root_size;  // default: to the end of the disk
   uint64_t esp_size = 501 * kMiB;     // bootc-image-builder's x86_64 ESP
   uint64_t boot_size = 1 * kGiB;
+  std::vector<VarMount> var_mounts;
 };
 
 // The smallest root partition plan_layout accepts.
 constexpr uint64_t kMinRootSize = 1 * kGiB;
 
 // Plans the layout with fresh random UUIDs: p1 BIOS boot at 1 MiB (1 MiB),
-// p2 ESP, p3 /boot (ext4), p4 root up to the last whole MiB before the
-// backup GPT, or `root_size` long. Throws if it does not fit.
+// p2 ESP, p3 /boot (ext4), then one partition per /var mount (sorted by
+// mountpoint), root last up to the last whole MiB before the backup GPT,
+// or `root_size` long. Throws if it does not fit or a mount is refused.
 Layout plan_layout(const LayoutOptions& o);
 
 // The disk size needed for a layout whose root is `root_size` long.

@@ -70,6 +70,49 @@ TEST(PlanLayout, BibDefaultOnTenGiB) {
   EXPECT_NE(plan_layout(o).root().fs_uuid, l.root().fs_uuid);  // fresh per install
 }
 
+TEST(PlanLayout, VarMountsBetweenBootAndRootParentsFirst) {
+  LayoutOptions o;
+  o.disk_size = 12 * kGiB;
+  o.root_uuid = "11111111-2222-4333-8444-555555555555";
+  o.var_mounts = {{"/var/lib/containers", 2 * kGiB}, {"/var/lib", 1 * kGiB}, {"/var/log", 512 * kMiB}};
+  Layout l = plan_layout(o);
+  ASSERT_EQ(l.parts.size(), 7u);
+  EXPECT_EQ(l.parts[3].mountpoint, "/var/lib");
+  EXPECT_EQ(l.parts[4].mountpoint, "/var/lib/containers");
+  EXPECT_EQ(l.parts[5].mountpoint, "/var/log");
+  EXPECT_EQ(l.parts[4].name, "var-lib-containers");
+  EXPECT_EQ(l.parts[4].label, "containers");
+  EXPECT_EQ(l.parts[4].type_guid, kTypeLinuxData);
+  EXPECT_EQ(l.parts[4].fs, "ext4");
+  EXPECT_EQ(l.parts[4].size, 2 * kGiB);
+  EXPECT_EQ(l.parts[4].start, l.parts[3].start + 1 * kGiB);
+  EXPECT_EQ(l.root().name, "root");
+  EXPECT_EQ(l.root().mountpoint, "/");
+  EXPECT_EQ(l.root().fs_uuid, o.root_uuid);
+  EXPECT_EQ(l.root().start, l.parts[5].start + 512 * kMiB);
+  EXPECT_EQ(l.root().start + l.root().size, 12 * kGiB - kMiB);
+  ASSERT_EQ(l.var_mounts().size(), 3u);
+  EXPECT_EQ(disk_size_for_root(l.root().size, o), 12 * kGiB);
+  // fstab: /boot and each mount by UUID, parents before children.
+  std::string f = fstab(l);
+  auto lib = f.find("UUID=" + l.parts[3].fs_uuid + " /var/lib ext4 defaults 0 2\n");
+  auto containers = f.find("UUID=" + l.parts[4].fs_uuid + " /var/lib/containers ext4 defaults 0 2\n");
+  EXPECT_NE(lib, std::string::npos) << f;
+  EXPECT_NE(containers, std::string::npos) << f;
+  EXPECT_LT(lib, containers);
+  EXPECT_EQ(f.find(" / ext4"), std::string::npos) << f;  // the initramfs mounts root
+
+  for (std::vector<VarMount> bad : std::vector<std::vector<VarMount>>{{{"/var", kGiB}},
+                                                                      {{"/opt/x", kGiB}},
+                                                                      {{"/var/x", kGiB + 1}},
+                                                                      {{"/var/x", kGiB}, {"/var/x", kGiB}}}) {
+    o.var_mounts = bad;
+    EXPECT_THROW(plan_layout(o), Error) << bad[0].mountpoint;
+  }
+  o.var_mounts = {{"/var/big", 11 * kGiB}};
+  EXPECT_THROW(plan_layout(o), Error);  // no room left for root
+}
+
 TEST(PlanLayout, RootSizeAndLimits) {
   LayoutOptions o;
   o.disk_size = disk_size_for_root(3 * kGiB);

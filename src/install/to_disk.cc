@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "boot/grub.h"
@@ -59,10 +61,13 @@ void check_root_fs(const std::string& fs) {
 
 std::vector<std::pair<std::string, std::string>> install_configs(const std::string& deploy) {
   std::vector<std::pair<std::string, std::string>> files;
+  std::string dir = resolve_in_root(deploy, "usr/lib/bootc/install");
+  if (dir.empty()) return files;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(deploy + "/usr/lib/bootc/install", ec)) {
-    if (e.path().extension() != ".toml" || !e.is_regular_file()) continue;
-    files.emplace_back("/usr/lib/bootc/install/" + e.path().filename().string(), read_file(e.path(), 1 << 20));
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().extension() != ".toml") continue;
+    std::string rel = "usr/lib/bootc/install/" + e.path().filename().string();
+    if (auto text = read_file_in_root(deploy, rel)) files.emplace_back("/" + rel, std::move(*text));
   }
   return files;
 }
@@ -72,11 +77,13 @@ std::vector<std::string> disk_kargs(const std::string& root_uuid) {
 }
 
 std::string fstab(const Layout& l) {
-  return fmt::format(
+  std::string out =
       "# Written by hull install to-disk. / is mounted by the initramfs (root=UUID= and\n"
-      "# ostree= on the kernel command line).\n"
-      "UUID={} /boot ext4 defaults 0 2\n",
-      l.boot().fs_uuid);
+      "# ostree= on the kernel command line).\n";
+  for (const auto& p : l.parts)
+    if (!p.mountpoint.empty() && p.mountpoint != "/")
+      out += fmt::format("UUID={} {} {} defaults 0 2\n", p.fs_uuid, p.mountpoint, p.fs);
+  return out;
 }
 
 ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runner& r) {
@@ -91,7 +98,6 @@ ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runn
       target = inspect_target(o.device);
       if (o.via_loopback) {
         if (target.block_device) fail("{} is a block device; --via-loopback wants an image file", o.device);
-        if (!target.exists) target.size = o.root_size ? disk_size_for_root(*o.root_size) : kDefaultDiskSize;
       } else {
         if (!target.exists) fail("no such device (for an image file, pass --via-loopback)");
         if (!target.block_device) fail("not a block device (for an image file, pass --via-loopback)");
@@ -99,18 +105,19 @@ ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runn
       }
       if (target.has_partition_table && !o.wipe)
         fail("the disk has a partition table; pass --wipe to overwrite it and everything on it");
+      // The layout as far as it is known before the image: a --root-size or
+      // a disk that cannot fit fails before anything is pulled.
+      LayoutOptions known;
+      known.root_size = o.root_size;
+      known.disk_size = target.exists ? target.size : o.root_size ? disk_size_for_root(*o.root_size) : kDefaultDiskSize;
+      plan_layout(known);
     });
 
-    ph.run("planning the partitions", [&] {
-      LayoutOptions lo;
-      lo.disk_size = target.size;
-      lo.root_size = o.root_size;
-      if (o.boot_size) lo.boot_size = *o.boot_size;
-      lo.root_fs = o.filesystem.empty() || o.filesystem == "xfs" ? "ext4" : o.filesystem;  // fixed below
-      res.layout = plan_layout(lo);
-    });
-    Layout& l = res.layout;
-
+    // The root filesystem's UUID goes on the kernel command line when the
+    // sysroot is staged; the layout is planned after that.
+    LayoutOptions lo;
+    lo.root_uuid = random_uuid();
+    lo.root_size = o.root_size;
     Stage stage(o.workdir);
     make_dirs(stage.work());
     std::string deploy;
@@ -120,18 +127,14 @@ ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runn
       sysroot::InstallOptions io = o.install;
       io.root = stage.sysroot();
       io.bootloader = "syslinux";
-      std::vector<std::string> kargs = disk_kargs(l.root().fs_uuid);
+      std::vector<std::string> kargs = disk_kargs(lo.root_uuid);
       kargs.insert(kargs.end(), o.install.kargs.begin(), o.install.kargs.end());
       io.kargs = std::move(kargs);
       sysroot::Installed done = sysroot::install_to_filesystem(ctx, io);
       res.commit = done.commit;
       deploy = done.deployment_dir;
-      // fstab is host configuration: a local /etc file, kept by /etc merges.
-      write_file_atomic(deploy + "/etc/fstab", fstab(l));
     });
-    if (o.customize)
-      ph.run("customizing the deployment",
-             [&] { o.customize(deploy, stage.sysroot() + "/ostree/deploy/" + o.install.stateroot + "/var"); });
+    std::string var = stage.sysroot() + "/ostree/deploy/" + o.install.stateroot + "/var";
 
     ph.run("choosing the root filesystem", [&] {
       std::string type = o.filesystem;
@@ -141,8 +144,29 @@ ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runn
             "no root filesystem type: pass --filesystem, or set [install.filesystem.root] type in the image's "
             "/usr/lib/bootc/install/*.toml");
       check_root_fs(type);
-      l.parts[3].fs = type;
+      lo.root_fs = type;
     });
+
+    DiskRequest req;
+    if (o.customize) ph.run("customizing the deployment", [&] { req = o.customize({deploy, var, lo.root_fs}); });
+
+    ph.run("planning the partitions", [&] {
+      if (req.boot_size) lo.boot_size = *req.boot_size;
+      lo.var_mounts = req.var_mounts;
+      if (target.exists)
+        lo.disk_size = target.size;
+      else if (req.disk_size)
+        lo.disk_size = *req.disk_size;
+      else
+        lo.disk_size = o.root_size ? disk_size_for_root(*o.root_size, lo) : kDefaultDiskSize;
+      res.layout = plan_layout(lo);
+      if (res.layout.root().size < req.min_root_size)
+        fail("the disk ({} MiB) has room for a root partition of {} MiB; at least {} MiB are asked for",
+             res.layout.disk_size / kMiB, res.layout.root().size / kMiB, (req.min_root_size + kMiB - 1) / kMiB);
+      // fstab is host configuration: a local /etc file, kept by /etc merges.
+      write_file_atomic(deploy + "/etc/fstab", fstab(res.layout));
+    });
+    const Layout& l = res.layout;
 
     boot::ImageGrub grub;
     std::string core_img = stage.work() + "/core.img", efi_img = stage.work() + "/BOOTX64.EFI";
@@ -159,13 +183,31 @@ ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runn
       if (o.via_loopback && !target.exists) {
         UniqueFd f = open_file(o.device, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         created.set(o.device);
-        if (ftruncate(f.get(), off_t(target.size)) != 0) fail_errno("sizing " + o.device);
+        if (ftruncate(f.get(), off_t(l.disk_size)) != 0) fail_errno("sizing " + o.device);
         f.close(o.device);
       }
       write_gpt(r, o.device, l);
     });
 
     ph.run("making /boot", [&] { make_filesystem(r, o.device, l.boot(), stage.sysroot() + "/boot", stage.work()); });
+
+    // Each /var mount's content goes to its partition, deepest first, and
+    // leaves an empty directory (same owner and mode) as the mountpoint.
+    auto mounts = l.var_mounts();
+    std::sort(mounts.begin(), mounts.end(), [](auto* a, auto* b) { return a->mountpoint > b->mountpoint; });
+    for (const Partition* p : mounts)
+      ph.run(fmt::format("making {}", p->mountpoint), [&] {
+        std::string dir = var + p->mountpoint.substr(4), aside = stage.work() + "/" + p->name;
+        make_dirs(dir);
+        struct stat st;
+        if (lstat(dir.c_str(), &st) != 0) fail_errno(dir);
+        if (!S_ISDIR(st.st_mode)) fail("{} in the image is not a directory", p->mountpoint);
+        if (rename(dir.c_str(), aside.c_str()) != 0) fail_errno("moving " + dir + " aside");
+        if (mkdir(dir.c_str(), st.st_mode & 07777) != 0 || lchown(dir.c_str(), st.st_uid, st.st_gid) != 0 ||
+            chmod(dir.c_str(), st.st_mode & 07777) != 0)
+          fail_errno("making the mountpoint " + dir);
+        make_filesystem(r, o.device, *p, aside, stage.work());
+      });
 
     ph.run("making the root filesystem", [&] {
       // /boot is the mount point of the boot partition: empty on root.

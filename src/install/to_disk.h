@@ -2,14 +2,17 @@
 // --via-loopback an image file), bootable on BIOS and UEFI, without mounting
 // anything. A straight list of phases over one context:
 //
-//   check target -> plan layout -> stage sysroot -> GRUB files -> partition
-//   -> mkfs /boot -> mkfs root -> ESP -> BIOS boot code
+//   check target -> stage sysroot -> root filesystem type -> (customize)
+//   -> plan layout -> GRUB files -> partition -> mkfs /boot -> mkfs /var
+//   mounts -> mkfs root -> ESP -> BIOS boot code
 //
 // The sysroot is staged in a temporary directory with libostree
 // (sysroot::install_to_filesystem, bootloader "syslinux"), then each
 // filesystem is made from its part of that tree (mkfs.ext4 -d,
 // mkfs.btrfs --rootdir, mtools): nothing is written to the target until
 // the staged tree is complete, so a failed pull leaves the disk untouched.
+// The layout is planned once the image is staged, so that what the image
+// says (its root filesystem type, its bootc-image-builder config) counts.
 #pragma once
 
 #include <functional>
@@ -25,6 +28,22 @@
 
 namespace hull::install {
 
+// What the customize hook sees: the deployment's root directory, the
+// stateroot's /var (where users' homes go) and the root filesystem type.
+struct Staged {
+  std::string deploy;
+  std::string var;
+  std::string root_fs;
+};
+
+// What the customize hook asks of the layout.
+struct DiskRequest {
+  std::optional<uint64_t> disk_size;  // of a new image file (--via-loopback, file absent)
+  std::optional<uint64_t> boot_size;  // whole MiB; default LayoutOptions::boot_size, 1 GiB
+  std::vector<VarMount> var_mounts;   // partitions of their own below /var
+  uint64_t min_root_size = 0;         // the root partition must be at least this long
+};
+
 struct ToDiskOptions {
   std::string device;                  // block device, or image file with via_loopback
   bool via_loopback = false;           // DEVICE is an image file (created if missing)
@@ -35,13 +54,12 @@ struct ToDiskOptions {
   // bootloader are set by install_to_disk.
   sysroot::InstallOptions install;
   std::string workdir;                 // staging parent directory; empty: $TMPDIR or /var/tmp
-  // Hooks for build-disk (unset for install to-disk):
-  // the size of /boot (whole MiB; default LayoutOptions::boot_size, 1 GiB);
-  std::optional<uint64_t> boot_size;
-  // called once the sysroot is staged, before anything is written to the
-  // target, with the deployment's root directory and the stateroot's /var
-  // (where users and their homes are added). A throw aborts the install.
-  std::function<void(const std::string& deploy, const std::string& var)> customize;
+  // build-disk's hook (unset for install to-disk): called once the sysroot
+  // is staged and the root filesystem type known, before the layout is
+  // planned and anything is written to the target. It may change the
+  // deployment (users, groups) and says what the layout must hold. A throw
+  // aborts the install.
+  std::function<DiskRequest(const Staged&)> customize;
 };
 
 // Size of a new image file with --via-loopback: --root-size plus the fixed

@@ -1,9 +1,11 @@
 #include "util/file.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <array>
@@ -134,6 +136,56 @@ void make_dirs(const std::string& path, mode_t mode) {
 bool path_exists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+namespace {
+
+// An fd for `rel` in `root` opened with RESOLVE_IN_ROOT; -1 (errno set) on failure.
+long open_in_root(const std::string& root, const std::string& rel, uint64_t flags) {
+  UniqueFd rootfd = open_file(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  open_how how = {};
+  how.flags = flags | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  return syscall(SYS_openat2, rootfd.get(), rel.c_str(), &how, sizeof how);
+}
+
+}  // namespace
+
+std::string resolve_in_root(const std::string& root, const std::string& rel) {
+  long fd = open_in_root(root, rel, O_PATH);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return {};
+    fail_errno(fmt::format("resolving {} in {}", rel, root));
+  }
+  UniqueFd f{static_cast<int>(fd)};
+  char buf[4096];
+  ssize_t n = readlink(fmt::format("/proc/self/fd/{}", f.get()).c_str(), buf, sizeof buf - 1);
+  if (n < 0) fail_errno(fmt::format("resolving {} in {}", rel, root));
+  return std::string(buf, size_t(n));
+}
+
+std::optional<std::string> read_file_in_root(const std::string& root, const std::string& rel, size_t limit) {
+  long fd = open_in_root(root, rel, O_RDONLY | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+    fail_errno(fmt::format("opening {} in {}", rel, root));
+  }
+  UniqueFd f{static_cast<int>(fd)};
+  struct stat st;
+  if (fstat(f.get(), &st) != 0) fail_errno(fmt::format("{} in {}", rel, root));
+  if (!S_ISREG(st.st_mode)) fail("{} in {} is not a regular file", rel, root);
+  if (uint64_t(st.st_size) > limit) fail("{} in {} is larger than {} bytes", rel, root, limit);
+  std::string out(size_t(st.st_size), '\0');
+  size_t got = 0;
+  while (got < out.size()) {
+    ssize_t n = read(f.get(), out.data() + got, out.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail_errno(fmt::format("reading {} in {}", rel, root));
+    if (n == 0) break;
+    got += size_t(n);
+  }
+  out.resize(got);
+  return out;
 }
 
 void install_cleanup_handlers() {

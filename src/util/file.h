@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,6 +66,18 @@ void make_dirs(const std::string& path, mode_t mode = 0755);
 
 // True if `path` exists (any type, links not followed).
 bool path_exists(const std::string& path);
+
+// The host path of `rel` inside the directory tree `root`, every symlink on
+// the way resolved as if `root` were "/" (openat2 RESOLVE_IN_ROOT): an
+// image's /usr/lib64/ld-linux-x86-64.so.2 -> /lib/x86_64-linux-gnu/... lands
+// in the image, never on the host. Empty if it does not exist.
+std::string resolve_in_root(const std::string& root, const std::string& rel);
+
+// The regular file `rel` of the tree `root`, resolved as above, at most
+// `limit` bytes (more is an error); nullopt if it does not exist. Throws if
+// it is something else than a regular file.
+std::optional<std::string> read_file_in_root(const std::string& root, const std::string& rel,
+                                             size_t limit = 1u << 20);
 
 // Installs SIGINT/SIGTERM/SIGHUP handlers that unlink the temporaries of
 // live AtomicFiles, then re-raise the signal.

@@ -1,10 +1,12 @@
 #!/bin/bash
 # e2e test of `hull build-disk`: builds a qcow2 from the Debian base image with
 # a bootc-image-builder config (a user with a password, an SSH key and
-# supplementary groups, a new group, a kernel argument, a root minimum size),
+# supplementary groups, a new group, a kernel argument, a root minimum size, a
+# partition of its own for /var/data),
 # then boots it under QEMU/TCG on SeaBIOS and on OVMF and logs in over SSH
 # (hostfwd on 127.0.0.1) as that user with that key: checks the groups, the
-# kernel command line, the home directory, and the root filesystem's size.
+# kernel command line, the home directory, the root filesystem's size and the
+# /var/data mount.
 # With --iso (or HULL_E2E_ISO=1): also builds the installer ISO, boots it with
 # a blank disk, lets it install, and boots the installed disk.
 #
@@ -53,6 +55,10 @@ append = "hull.bd=e2e mitigations=auto"
 [[customizations.filesystem]]
 mountpoint = "/"
 minsize = "12 GiB"
+
+[[customizations.filesystem]]
+mountpoint = "/var/data"
+minsize = "1 GiB"
 TOML
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -86,7 +92,7 @@ wait_ssh() {
 # check_guest TAG: the config's effects, seen from inside
 check_guest() {
   local tag=$1 out
-  out=$(gssh alice 'id -nG; echo; cat /proc/cmdline; echo; stat -c "%U %a" ~ ~/.ssh/authorized_keys; getent group hullers; df -B1 --output=size / | tail -1; findmnt -no FSTYPE /')
+  out=$(gssh alice 'id -nG; echo; cat /proc/cmdline; echo; stat -c "%U %a" ~ ~/.ssh/authorized_keys; getent group hullers; df -B1 --output=size / | tail -1; findmnt -no FSTYPE /; echo "data $(findmnt -no FSTYPE /var/data) $(df -B1 --output=size /var/data | tail -1)"')
   log "$tag: $(echo "$out" | tr '\n' '|')"
   local groups; groups=$(echo "$out" | sed -n 1p)
   for g in alice sudo hullers; do [[ " $groups " == *" $g "* ]] || die "$tag: alice not in group $g: $groups"; done
@@ -96,6 +102,9 @@ check_guest() {
   echo "$out" | grep -q '^hullers:x:2345:' || die "$tag: group hullers not gid 2345"
   local size; size=$(echo "$out" | grep -E '^ *[0-9]+ *$' | tail -1 | tr -d ' ')
   [ "$size" -gt $(( 11 * 1024 * 1024 * 1024 )) ] || die "$tag: root filesystem only $size bytes (minsize 12 GiB)"
+  local data; data=$(echo "$out" | grep '^data ') || true
+  [[ $data =~ ^data\ ext4\ +([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt $(( 900 << 20 )) ] && [ "${BASH_REMATCH[1]}" -le $(( 1 << 30 )) ] \
+    || die "$tag: /var/data is not its own 1 GiB ext4 filesystem: $data"
   # The password works too (su reads /etc/shadow): the hash is SHA-512 crypt.
   gssh alice 'echo hull-e2e-secret | su -c true alice 2>/dev/null || sudo -n true 2>/dev/null || true' >/dev/null
   gssh root true 2>/dev/null && die "$tag: root accepted alice's key"

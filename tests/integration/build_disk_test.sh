@@ -15,7 +15,7 @@ trap 'rm -rf "$W"' EXIT
 log() { printf '[build-disk it %s] %s\n' "$(date +%T)" "$*"; }
 die() { echo "FAIL: $*" >&2; exit 1; }
 . "$(dirname "$0")/../lib/base-image.sh"
-need_tools qemu-img xorriso tar jq mkfs.vfat mcopy buildah
+need_tools qemu-img xorriso tar jq mkfs.vfat mcopy buildah sfdisk debugfs blkid
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (see README: build-disk without privileges)"; exit 77; }
 
 # --- bad configs: refused before anything is fetched ---------------------------
@@ -49,7 +49,15 @@ out=$("$HULL" build-disk --type ami oci:/nonexistent:x 2>&1) && die "--type ami 
 
 # --- every type from the base image ----------------------------------------------
 base_image "$HULL"
-IMAGE=$BASE_IMAGE
+# A derived image with its own bib config (bib's /usr/lib/bootc-image-builder/config.toml):
+# its filesystem customizations apply, since --config below says nothing about them.
+mkdir ctx
+printf '[[customizations.filesystem]]\nmountpoint = "/var/lib/containers"\nminsize = "2 GiB"\n' > ctx/bib.toml
+printf 'FROM %s\nCOPY bib.toml /usr/lib/bootc-image-builder/config.toml\n' "${BASE_IMAGE#containers-storage:}" > ctx/Containerfile
+DERIVED=localhost/hull-build-disk-it:$$
+buildah bud --quiet --isolation chroot -t "$DERIVED" ctx >/dev/null
+trap 'buildah rmi "$DERIVED" >/dev/null 2>&1 || true; rm -rf "$W"' EXIT
+IMAGE=containers-storage:$DERIVED
 cat > config.toml <<'TOML'
 [[customizations.user]]
 name = "alice"
@@ -74,6 +82,20 @@ RAW_SIZE=$(stat -c %s "$O/image/disk.raw")
 [ "$RAW_SIZE" -ge $(( 10 * 1024 * 1024 * 1024 )) ] || die "disk smaller than bib's 10 GiB default: $RAW_SIZE"
 [ $(( $(stat -c %b "$O/image/disk.raw") * 512 )) -lt $(( RAW_SIZE / 4 )) ] || die "disk.raw is not sparse"
 sgdisk -p "$O/image/disk.raw" | grep -q 'EF02' || die "raw: no BIOS boot partition"
+# The image's /var/lib/containers partition: 2 GiB ext4 before root, in the deployment's fstab,
+# with the stateroot's directory left empty as its mountpoint.
+parts=$(sfdisk --json "$O/image/disk.raw")
+[ "$(echo "$parts" | jq -r '.partitiontable.partitions[3].name + " " + (.partitiontable.partitions[3].size * 512 | tostring)')" \
+  = "var-lib-containers $((2 * 1024 * 1024 * 1024))" ] || die "raw: no 2 GiB var-lib-containers partition: $parts"
+[ "$(echo "$parts" | jq -r '.partitiontable.partitions[4].name')" = root ] || die "raw: root is not last: $parts"
+root_at=$(( $(echo "$parts" | jq '.partitiontable.partitions[4].start') * 512 ))
+var_at=$(( $(echo "$parts" | jq '.partitiontable.partitions[3].start') * 512 ))
+in_root() { debugfs -R "$1" "$O/image/disk.raw?offset=$root_at" 2>/dev/null; }
+deploy=$(in_root "ls -p /ostree/deploy/default/deploy" | awk -F/ '$6 ~ /\.0$/ {print $6}')
+fstab=$(in_root "cat /ostree/deploy/default/deploy/$deploy/etc/fstab")
+var_uuid=$(blkid -p -o value -s UUID -O "$var_at" "$O/image/disk.raw")
+echo "$fstab" | grep -qx "UUID=$var_uuid /var/lib/containers ext4 defaults 0 2" || die "fstab has no /var/lib/containers line for $var_uuid: $fstab"
+in_root "ls -p /ostree/deploy/default/var/lib/containers" | grep -vE '/\.{1,2}/' | grep -q . && die "mountpoint not empty on root"
 
 info() { qemu-img info --output=json "$@"; }
 [ "$(info "$O/qcow2/disk.qcow2" | jq -r '.format + " " + .["format-specific"].data.compat')" = "qcow2 1.1" ] || die "qcow2: $(info "$O/qcow2/disk.qcow2")"
