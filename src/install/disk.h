@@ -2,8 +2,8 @@
 // x86_64 default: 1 MiB BIOS boot, ESP, 1 GiB /boot, then any partitions
 // for directories below /var, root last, to the end of the disk), and
 // the filesystems written straight into the image file or block device at
-// their offsets. Nothing is mounted and no loop device is used: sgdisk
-// writes the table into the file, mkfs.ext4 -E offset= -d and mtools'
+// their offsets. Nothing is mounted and no loop device is used: hull
+// writes the table into the file (gpt.h), mkfs.ext4 -E offset= -d and mtools'
 // IMAGE@@OFFSET write at an offset, mkfs.btrfs --rootdir writes a temporary
 // file that is copied in (it has no offset option).
 // install to-disk and build-disk share this.
@@ -115,11 +115,10 @@ void check_not_mounted(const std::string& device);
 
 // --- writing -----------------------------------------------------------
 
-// sgdisk's argv that zaps `target`'s old tables and writes `l`.
-std::vector<std::string> sgdisk_argv(const std::string& target, const Layout& l);
-
-// Writes the GPT (and protective MBR) of `l` into `target`.
-void write_gpt(Runner& r, const std::string& target, const Layout& l);
+// Writes the GPT (and protective MBR) of `l` into `target` (install/gpt.h),
+// clearing what was before the first partition; the old table's backup at
+// the end is overwritten by the new one.
+void write_gpt(const std::string& target, const Layout& l);
 
 // Makes the filesystem of `p` (ext4 or btrfs) at its offset in `target`,
 // populated from the directory `from` (owners, modes, hard links, xattrs
@@ -127,6 +126,11 @@ void write_gpt(Runner& r, const std::string& target, const Layout& l);
 // copied in sparsely).
 void make_filesystem(Runner& r, const std::string& target, const Partition& p, const std::string& from,
                      const std::string& workdir);
+
+// Makes [offset, offset+size) of the regular file `target` a hole (it
+// reads as zeros, takes no space); false if `target` is not a regular file
+// or its filesystem cannot punch holes.
+bool punch_hole(const std::string& target, uint64_t offset, uint64_t size);
 
 // Formats the ESP (FAT32) at its offset and copies `files` into it:
 // pairs of (host path, path on the ESP such as "EFI/BOOT/BOOTX64.EFI").

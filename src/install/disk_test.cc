@@ -167,19 +167,6 @@ TEST(Kargs, RootConsoleAndFstab) {
   EXPECT_NE(fstab(l).find("UUID=" + l.boot().fs_uuid + " /boot ext4 defaults 0 2\n"), std::string::npos);
 }
 
-TEST(Sgdisk, Argv) {
-  LayoutOptions o;
-  o.disk_size = 10 * kGiB;
-  Layout l = plan_layout(o);
-  auto a = sgdisk_argv("/d.img", l);
-  EXPECT_EQ(a.front(), "sgdisk");
-  EXPECT_EQ(a.back(), "/d.img");
-  EXPECT_NE(std::find(a.begin(), a.end(), "--new=1:2048:4095"), a.end());
-  EXPECT_NE(std::find(a.begin(), a.end(), "--new=4:3127296:20969471"), a.end());
-  EXPECT_NE(std::find(a.begin(), a.end(), "--typecode=2:" + std::string(kTypeEsp)), a.end());
-  EXPECT_NE(std::find(a.begin(), a.end(), "--change-name=3:boot"), a.end());
-}
-
 // --- assembling a real disk image ---------------------------------------
 
 class DiskImage : public ::testing::Test {
@@ -222,7 +209,7 @@ class DiskImage : public ::testing::Test {
 };
 
 TEST_F(DiskImage, GptAsPlanned) {
-  write_gpt(system_runner(), img, l);
+  write_gpt(img, l);
   std::string p = run({"sgdisk", "-p", img});
   EXPECT_NE(p.find("Disk identifier (GUID): " + run({"sh", "-c", "echo " + l.disk_guid + " | tr a-f A-F"}).substr(0, 36)),
             std::string::npos) << p;
@@ -241,7 +228,7 @@ TEST_F(DiskImage, GptAsPlanned) {
 }
 
 TEST_F(DiskImage, Ext4AtItsOffsetWithHardLinks) {
-  write_gpt(system_runner(), img, l);
+  write_gpt(img, l);
   std::string boot = tree("bootsrc");
   make_filesystem(system_runner(), img, l.boot(), boot, dir.path() + "/work");
   std::string part = cut(l.boot());
@@ -263,7 +250,7 @@ class BtrfsDiskImage : public DiskImage {
 };
 
 TEST_F(BtrfsDiskImage, BtrfsCopiedInAtItsOffset) {
-  write_gpt(system_runner(), img, l);
+  write_gpt(img, l);
   make_filesystem(system_runner(), img, l.root(), tree("rootsrc"), dir.path() + "/work");
   std::string part = cut(l.root());
   std::string s = run({"btrfs", "inspect-internal", "dump-super", part});
@@ -279,7 +266,7 @@ TEST_F(BtrfsDiskImage, BtrfsCopiedInAtItsOffset) {
 }
 
 TEST_F(DiskImage, EspWithMtools) {
-  write_gpt(system_runner(), img, l);
+  write_gpt(img, l);
   std::string efi = dir.path() + "/BOOTX64.EFI";
   write_file_atomic(efi, "MZ fake");
   make_esp(system_runner(), img, l.esp(), {{efi, "EFI/BOOT/BOOTX64.EFI"}});
@@ -311,7 +298,7 @@ std::string to_disk_error(ToDiskOptions o) {
 
 // The target checks run before anything is pulled or written.
 TEST_F(DiskImage, ToDiskChecksTheTargetFirst) {
-  write_gpt(system_runner(), img, l);
+  write_gpt(img, l);
   ToDiskOptions o;
   o.device = img;
   o.via_loopback = true;
@@ -337,7 +324,7 @@ TEST_F(DiskImage, ToDiskChecksTheTargetFirst) {
 TEST_F(DiskImage, GrubBootCode) {
   if (!std::filesystem::exists("/usr/lib/grub/i386-pc/boot.img") || !std::filesystem::exists("/usr/lib/grub/x86_64-efi"))
     GTEST_SKIP() << "grub-pc-bin and grub-efi-amd64-bin are not installed";
-  write_gpt(system_runner(), img, l);
+  write_gpt(img, l);
   std::string before = head(img, 1024);
   boot::ImageGrub g = boot::find_image_grub("/");
   std::string early = dir.path() + "/early.cfg", core = dir.path() + "/core.img", efi = dir.path() + "/x.efi";

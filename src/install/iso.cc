@@ -48,7 +48,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // What install to-disk runs besides the image's GRUB (install/disk.cc).
-constexpr const char* kInstallerTools[] = {"sgdisk", "mformat", "mmd", "mcopy", "mkfs.ext4", "mkfs.btrfs"};
+constexpr const char* kInstallerTools[] = {"mformat", "mmd", "mcopy", "mkfs.ext4", "mkfs.btrfs"};
 
 // Modules embedded in both GRUB images: read the ISO, show a menu on the
 // serial line and the screen, boot Linux.
@@ -195,8 +195,8 @@ void build_iso(sysroot::Context& ctx, const IsoOptions& o, Runner& r) {
   fs::copy_file(hull, inst + "/hull", fs::copy_options::overwrite_existing);
   chmod((inst + "/hull").c_str(), 0755);
   // This hull may need libraries the image lacks (an image built with an
-  // older hull), and install to-disk needs tools the image may lack (sgdisk,
-  // mtools): those come along from this machine, in hull-installer/bin and
+  // older hull), and install to-disk needs tools the image may lack
+  // (mtools): those come along from this machine, in hull-installer/bin and
   // lib (found with ldd), which the installer puts first in its paths.
   with_context("carrying hull's tools and libraries", [&] {
     auto carry_libs = [&](const std::string& exe) {

@@ -85,6 +85,12 @@ std::string SystemRunner::run(const Command& cmd) {
   argv.push_back(nullptr);
   pid_t pid;
   int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  // An ordinary user's PATH often lacks the sbin directories, where the
+  // filesystem tools are.
+  for (const char* dir : {"/usr/sbin/", "/sbin/"}) {
+    if (rc != ENOENT || cmd.argv[0].find('/') != std::string::npos) break;
+    rc = posix_spawn(&pid, (dir + cmd.argv[0]).c_str(), &fa, nullptr, argv.data(), environ);
+  }
   posix_spawn_file_actions_destroy(&fa);
   if (rc == ENOENT) fail("running {}: program not found (is its package installed?)", name);
   if (rc != 0) throw SystemError(fmt::format("running {}", name), rc);

@@ -1,5 +1,5 @@
 // The seam between hull and the external tools it drives to build a disk:
-// sgdisk, mkfs.ext4, mkfs.btrfs, mformat/mmd/mcopy, and the image's own
+// mkfs.ext4, mkfs.btrfs, mformat/mmd/mcopy, and the image's own
 // grub-mkimage. Everything that spawns a process goes through a Runner, so
 // that a test can record the commands instead of running them (style item 6).
 #pragma once

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 #include "boot/grub.h"
 #include "util/error.h"
@@ -19,20 +20,6 @@ namespace hull::install {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The staging directory; its sysroot's deployments are unfrozen before the
-// recursive removal (sysroot::unfreeze_deployments).
-class Stage {
- public:
-  explicit Stage(const std::string& parent) : dir_("hull-to-disk", parent) {}
-  ~Stage() { sysroot::unfreeze_deployments(sysroot()); }
-  std::string sysroot() const { return dir_.path() + "/sysroot"; }
-  std::string work() const { return dir_.path() + "/work"; }
-  std::string boot_moved() const { return dir_.path() + "/boot"; }
-
- private:
-  TempDir dir_;
-};
 
 // Removes an image file this run created, unless disarmed.
 class CreatedFile {
@@ -59,6 +46,25 @@ void check_root_fs(const std::string& fs) {
 
 }  // namespace
 
+class StagingDir {
+ public:
+  explicit StagingDir(const std::string& parent) : dir_("hull-to-disk", parent) {}
+  ~StagingDir() { sysroot::unfreeze_deployments(sysroot()); }
+  std::string sysroot() const { return dir_.path() + "/sysroot"; }
+  std::string work() const { return dir_.path() + "/work"; }
+  std::string boot_moved() const { return dir_.path() + "/boot"; }
+
+ private:
+  TempDir dir_;
+};
+
+ToDiskResult::ToDiskResult() = default;
+ToDiskResult::ToDiskResult(ToDiskResult&&) noexcept = default;
+ToDiskResult& ToDiskResult::operator=(ToDiskResult&&) noexcept = default;
+ToDiskResult::~ToDiskResult() = default;
+
+void remove_staging(ToDiskResult& r) { r.staging.reset(); }
+
 std::vector<std::pair<std::string, std::string>> install_configs(const std::string& deploy) {
   std::vector<std::pair<std::string, std::string>> files;
   std::string dir = resolve_in_root(deploy, "usr/lib/bootc/install");
@@ -70,6 +76,23 @@ std::vector<std::pair<std::string, std::string>> install_configs(const std::stri
     if (auto text = read_file_in_root(deploy, rel)) files.emplace_back("/" + rel, std::move(*text));
   }
   return files;
+}
+
+void check_can_stage() {
+  constexpr uint64_t kIds = 65536;
+  if (geteuid() != 0)
+    fail(
+        "staging the image needs root: its files are written with their owners; as an ordinary user run it in a "
+        "user namespace, `buildah unshare hull ...` (with a range in /etc/subuid and /etc/subgid)");
+  // uid_map lines: "INSIDE OUTSIDE COUNT"; the initial namespace maps all ids.
+  std::istringstream map(read_file("/proc/self/uid_map"));
+  uint64_t inside, outside, count, total = 0;
+  while (map >> inside >> outside >> count) total += count;
+  if (total < kIds)
+    fail(
+        "this user namespace maps {} user ids; staging the image needs {} (the image's files have owners up to "
+        "65534): use `buildah unshare hull ...` with a range of at least {} ids in /etc/subuid and /etc/subgid",
+        total, kIds, kIds);
 }
 
 std::vector<std::string> disk_kargs(const std::string& root_uuid) {
@@ -94,6 +117,7 @@ ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runn
     CreatedFile created;
 
     ph.run("checking the target", [&] {
+      check_can_stage();
       if (!o.filesystem.empty()) check_root_fs(o.filesystem);
       target = inspect_target(o.device);
       if (o.via_loopback) {
@@ -118,7 +142,8 @@ ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runn
     LayoutOptions lo;
     lo.root_uuid = random_uuid();
     lo.root_size = o.root_size;
-    Stage stage(o.workdir);
+    auto staging = std::make_unique<StagingDir>(o.workdir);
+    const StagingDir& stage = *staging;
     make_dirs(stage.work());
     std::string deploy;
     ph.run("staging the sysroot", [&] {
@@ -127,6 +152,7 @@ ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runn
       sysroot::InstallOptions io = o.install;
       io.root = stage.sysroot();
       io.bootloader = "syslinux";
+      io.sync = false;  // the staged tree is copied by mkfs, which syncs the target
       std::vector<std::string> kargs = disk_kargs(lo.root_uuid);
       kargs.insert(kargs.end(), o.install.kargs.begin(), o.install.kargs.end());
       io.kargs = std::move(kargs);
@@ -186,7 +212,7 @@ ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runn
         if (ftruncate(f.get(), off_t(l.disk_size)) != 0) fail_errno("sizing " + o.device);
         f.close(o.device);
       }
-      write_gpt(r, o.device, l);
+      write_gpt(o.device, l);
     });
 
     ph.run("making /boot", [&] { make_filesystem(r, o.device, l.boot(), stage.sysroot() + "/boot", stage.work()); });
@@ -229,6 +255,7 @@ ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runn
       ioctl(fd.get(), BLKRRPART);
     }
     created.keep();
+    if (o.keep_staging) res.staging = std::move(staging);
     return res;
   });
 }

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -60,21 +61,43 @@ struct ToDiskOptions {
   // deployment (users, groups) and says what the layout must hold. A throw
   // aborts the install.
   std::function<DiskRequest(const Staged&)> customize;
+  bool keep_staging = false;           // hand the staging directory to the caller (ToDiskResult::staging)
 };
 
 // Size of a new image file with --via-loopback: --root-size plus the fixed
 // partitions, else kDefaultDiskSize (sparse: only what is written is used).
 constexpr uint64_t kDefaultDiskSize = 10 * kGiB;
 
+// The staging directory (sysroot, work files): removed, deployments
+// unfrozen first (sysroot::unfreeze_deployments), when it is destroyed.
+class StagingDir;
+
 struct ToDiskResult {
+  ToDiskResult();
+  ToDiskResult(ToDiskResult&&) noexcept;
+  ToDiskResult& operator=(ToDiskResult&&) noexcept;
+  ~ToDiskResult();
   std::string commit;
   Layout layout;
   PhaseTimes phases;
+  // Set with ToDiskOptions::keep_staging: the staged tree, about the size of
+  // the image, for the caller to remove when it suits (build-disk does it
+  // while the formats convert).
+  std::unique_ptr<StagingDir> staging;
 };
+
+// Removes the staging directory `r` kept, if any (its destructor does too).
+void remove_staging(ToDiskResult& r);
 
 // Installs o.install.source to o.device. Throws Error with the phase as
 // context; a file created here is removed again on failure.
 ToDiskResult install_to_disk(sysroot::Context& ctx, const ToDiskOptions& o, Runner& r = system_runner());
+
+// Staging a sysroot writes every file with its real owner (libostree's
+// bare repository), so it needs root, or root of a user namespace that maps
+// at least 65,536 ids (`buildah unshare`, with /etc/subuid). Throws saying
+// so otherwise, before anything is fetched.
+void check_can_stage();
 
 // The kernel arguments hull adds for a disk whose root filesystem has
 // `root_uuid`: root=UUID=, rw, console on tty0 and ttyS0 (the last console=

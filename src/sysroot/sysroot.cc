@@ -414,6 +414,7 @@ Installed install_to_filesystem(Context& ctx, const InstallOptions& o) {
     lock(s.get());
     if (!deployments_of(s.get()).empty()) fail("{} already holds deployments; install wants an empty filesystem", o.root);
     OstreeRepo* repo = repo_of(s.get());
+    if (!o.sync) ostree_repo_set_disable_fsync(repo, TRUE);
     if (!o.bootloader.empty()) {
       GKeyFile* cfg = ostree_repo_copy_config(repo);
       g_key_file_set_string(cfg, "sysroot", "bootloader", o.bootloader.c_str());

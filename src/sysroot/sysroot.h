@@ -39,6 +39,9 @@ struct InstallOptions {
   std::vector<std::string> kargs;            // --karg
   std::string root_ssh_authorized_keys;      // file with keys for root, or empty
   std::string bootloader;                    // sysroot.bootloader ("syslinux", "none"); empty: ostree decides
+  // false for a staging tree that is copied elsewhere and then removed
+  // (install to-disk, build-disk): no fsync of each object, no syncfs.
+  bool sync = true;
 };
 
 struct Installed {
