@@ -27,9 +27,10 @@ disk_pkgs="gdisk e2fsprogs dosfstools mtools xfsprogs btrfs-progs qemu-system-x8
 e2e_pkgs="qemu-system-x86 ovmf qemu-utils openssh-client socat"
 # build-disk: output formats with their own tools (qemu-img, tar, xorriso), the ISO's EFI
 # image (dosfstools, mtools), SHA-512 password hashes (libcrypt), zstd layer sizes,
-# containers-storage: read through buildah, and the checks of its tests (jq, ssh, sfdisk).
+# containers-storage: read through buildah, and the checks of its tests (jq, ssh, sfdisk;
+# uidmap for `buildah unshare` in the rootless test).
 builddisk_pkgs="qemu-utils xorriso mtools dosfstools gdisk e2fsprogs libcrypt-dev libzstd-dev
-  buildah jq openssh-client time fdisk"
+  buildah jq openssh-client time fdisk uidmap"
 
 want="$build_pkgs"
 case "${1:-all}" in

@@ -78,7 +78,7 @@ mkdir -p "$CACHE"
 # systemd package) + systemd-resolved (DNS from DHCP).
 PKGS=(linux-image-amd64 systemd systemd-sysv systemd-resolved udev dbus dracut ostree-boot ostree
       grub-pc-bin grub-efi-amd64-bin openssh-server ca-certificates iproute2
-      e2fsprogs dosfstools fdisk
+      e2fsprogs dosfstools fdisk mtools
       libc6 libstdc++6 libgcc-s1 libcurl4 libarchive13 libfmt9 libostree-1-1 libglib2.0-0
       libssl3 libzstd1 zlib1g libtomlplusplus3)
 
