@@ -3,6 +3,8 @@
 # Debian base image (localhost/hull-debian:12) with hull inside, install it to
 # a disk image with `hull install to-disk`, boot that disk under QEMU (TCG,
 # SeaBIOS) and ask the booted system for its status over SSH.
+# README runs it as `sh scripts/main.sh`: under dash, start again in bash.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh all
