@@ -37,18 +37,6 @@ constexpr size_t kBootDriveCheck = 0x66;    // GRUB_BOOT_MACHINE_DRIVE_CHECK (2 
 constexpr size_t kMbrCodeSize = 440;        // then the disk signature and the partition table
 constexpr size_t kCoreBlocklist = 0x1f4;    // diskboot.img: start (8), len (2), segment (2)
 
-void pwrite_all(int fd, std::string_view data, uint64_t off, const std::string& what) {
-  while (!data.empty()) {
-    ssize_t n = pwrite(fd, data.data(), data.size(), off_t(off));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail_errno(what);
-    }
-    data.remove_prefix(size_t(n));
-    off += uint64_t(n);
-  }
-}
-
 void copy_tree(const std::string& from, const std::string& to) {
   std::error_code ec;
   fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
@@ -216,8 +204,8 @@ void write_bios_boot(const std::string& target, const ImageGrub& g, std::string 
     patch_boot_img(boot_img, lba);
     patch_core_img(core_img, lba);
     UniqueFd fd = open_file(target, O_WRONLY | O_CLOEXEC);
-    pwrite_all(fd.get(), std::string_view(boot_img).substr(0, kMbrCodeSize), 0, "writing boot.img to " + target);
-    pwrite_all(fd.get(), core_img, part_start, "writing core.img to " + target);
+    pwrite_all(fd.get(), std::string_view(boot_img).substr(0, kMbrCodeSize), 0, "boot.img to " + target);
+    pwrite_all(fd.get(), core_img, part_start, "core.img to " + target);
     fsync_fd(fd.get(), target);
     fd.close(target);
   });

@@ -28,13 +28,6 @@ std::pair<uid_t, gid_t> parse_chown(const std::string& s) {
   }
 }
 
-std::string human(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = double(n);
-  int i = 0;
-  while (v >= 1024 && i < 4) v /= 1024, i++;
-  return fmt::format("{:.1f} {}", v, units[i]);
-}
 
 }  // namespace
 
@@ -88,15 +81,15 @@ int cmd_build_disk(Context& ctx, std::vector<std::string> args) {
   install::BuildDiskResult r = install::build_disk(c, o);
   if (verbose) print_phases(r.phases);
   if (!o.install_device.empty()) {
-    if (!quiet) fmt::print("Installed {} ({} root, disk {})\n", o.image, r.rootfs, human(r.disk_size));
+    if (!quiet) fmt::print("Installed {} ({} root, disk {})\n", o.image, r.rootfs, human_bytes(r.disk_size, true));
     return 0;
   }
   if (!quiet) {
     for (const auto& f : r.files)
       fmt::print("{:<6} {}/{}  ({} virtual, {} allocated)\n", install::type_name(f.type), o.output, f.path,
-                 human(f.size), human(f.allocated));
-    fmt::print("image {} ({} uncompressed){}\n", r.image_digest, human(r.image_size),
-               r.disk_size ? fmt::format(", disk {} {}", human(r.disk_size), r.rootfs) : "");
+                 human_bytes(f.size, true), human_bytes(f.allocated, true));
+    fmt::print("image {} ({} uncompressed){}\n", r.image_digest, human_bytes(r.image_size, true),
+               r.disk_size ? fmt::format(", disk {} {}", human_bytes(r.disk_size, true), r.rootfs) : "");
   }
   return 0;
 }

@@ -215,23 +215,18 @@ void check_not_mounted(const std::string& device) {
 
 namespace {
 
-void pwrite_all(int fd, std::string_view data, uint64_t offset, const std::string& what) {
-  for (size_t done = 0; done < data.size();) {
-    ssize_t w = pwrite(fd, data.data() + done, data.size() - done, off_t(offset + done));
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) fail_errno("writing " + what);
-    done += size_t(w);
-  }
+bool punch_hole_fd(int fd, const std::string& target, uint64_t offset, uint64_t size) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) fail_errno(target);
+  if (!S_ISREG(st.st_mode)) return false;
+  return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off_t(offset), off_t(size)) == 0;
 }
 
 }  // namespace
 
 bool punch_hole(const std::string& target, uint64_t offset, uint64_t size) {
   UniqueFd fd = open_file(target, O_WRONLY | O_CLOEXEC);
-  struct stat st;
-  if (fstat(fd.get(), &st) != 0) fail_errno(target);
-  if (!S_ISREG(st.st_mode)) return false;
-  return fallocate(fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off_t(offset), off_t(size)) == 0;
+  return punch_hole_fd(fd.get(), target, offset, size);
 }
 
 void write_gpt(const std::string& target, const Layout& l) {
@@ -240,7 +235,7 @@ void write_gpt(const std::string& target, const Layout& l) {
     UniqueFd fd = open_file(target, O_WRONLY | O_CLOEXEC);
     // What was before the first partition goes: old tables, boot code, and
     // signatures such as a hybrid ISO's at 32 KiB that blkid would still see.
-    if (!punch_hole(target, 0, kFirst)) pwrite_all(fd.get(), std::string(kFirst, '\0'), 0, target);
+    if (!punch_hole_fd(fd.get(), target, 0, kFirst)) pwrite_all(fd.get(), std::string(kFirst, '\0'), 0, target);
     pwrite_all(fd.get(), g.head, 0, target);
     pwrite_all(fd.get(), g.tail, l.disk_size - g.tail.size(), target);
     fsync_fd(fd.get(), target);
@@ -267,12 +262,7 @@ void copy_into(const std::string& from, const std::string& target, uint64_t offs
       ssize_t n = pread(in.get(), buf.data(), size_t(std::min<off_t>(hole - at, off_t(buf.size()))), at);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) fail_errno("reading " + from);
-      for (ssize_t done = 0; done < n;) {
-        ssize_t w = pwrite(out.get(), buf.data() + done, size_t(n - done), off_t(offset) + at + done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) fail_errno("writing " + target);
-        done += w;
-      }
+      pwrite_all(out.get(), std::string_view(buf.data(), size_t(n)), offset + uint64_t(at), target);
       at += n;
     }
     pos = hole;

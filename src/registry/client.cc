@@ -16,6 +16,7 @@
 #include "registry/registries_conf.h"
 #include "registry/http.h"
 #include "util/error.h"
+#include "util/fd.h"
 
 namespace hull::registry {
 namespace {
@@ -33,17 +34,7 @@ struct BlobWriter {
 struct FdWriter : BlobWriter {
   int fd;
   explicit FdWriter(int f) : fd(f) {}
-  void write(uint64_t off, std::string_view data) override {
-    while (!data.empty()) {
-      ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(off));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        fail_errno("writing the blob");
-      }
-      data.remove_prefix(static_cast<size_t>(n));
-      off += static_cast<uint64_t>(n);
-    }
-  }
+  void write(uint64_t off, std::string_view data) override { pwrite_all(fd, data, off, "the blob"); }
   void reset() override {
     if (::ftruncate(fd, 0) != 0) fail_errno("truncating the blob file");
   }

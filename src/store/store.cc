@@ -297,18 +297,17 @@ PullResult pull_image(OstreeRepo* repo, image::Source& src, const image::ImageNa
   });
 }
 
-bool is_image_commit(OstreeRepo* repo, const std::string& commit) {
-  GVar meta = commit_metadata(repo, commit);
-  return !metadata_string(meta.get(), "hull.manifest-digest").empty();
-}
-
-ImageRecord read_image(OstreeRepo* repo, const std::string& commit) {
-  GVar meta = commit_metadata(repo, commit);
+std::optional<ImageRecord> find_image(OstreeRepo* repo, const std::string& commit) {
+  GVar v;
+  GErr err;
+  if (!ostree_repo_load_variant(repo, OSTREE_OBJECT_TYPE_COMMIT, commit.c_str(), v.out(), err.out()))
+    err.raise(fmt::format("loading commit {}", commit));
+  GVar meta(g_variant_get_child_value(v.get(), 0));
+  std::string digest = metadata_string(meta.get(), "hull.manifest-digest");
+  if (digest.empty()) return std::nullopt;
   ImageRecord r;
   r.commit = commit;
   r.imgref = metadata_string(meta.get(), "hull.imgref");
-  std::string digest = metadata_string(meta.get(), "hull.manifest-digest");
-  if (digest.empty()) fail("commit {} is not an image imported by hull", commit.substr(0, 12));
   r.manifest_digest = oci::Digest::parse(digest);
   r.manifest = metadata_string(meta.get(), "hull.manifest");
   r.config = metadata_string(meta.get(), "hull.config");
@@ -316,11 +315,14 @@ ImageRecord read_image(OstreeRepo* repo, const std::string& commit) {
   oci::ImageConfig cfg = oci::ImageConfig::parse(r.config);
   r.created = cfg.created;
   r.architecture = cfg.architecture;
-  GVar v;
-  GErr err;
-  if (ostree_repo_load_variant(repo, OSTREE_OBJECT_TYPE_COMMIT, commit.c_str(), v.out(), err.out()))
-    r.timestamp = ostree_commit_get_timestamp(v.get());
+  r.timestamp = ostree_commit_get_timestamp(v.get());
   return r;
+}
+
+ImageRecord read_image(OstreeRepo* repo, const std::string& commit) {
+  std::optional<ImageRecord> r = find_image(repo, commit);
+  if (!r) fail("commit {} is not an image imported by hull", commit.substr(0, 12));
+  return *r;
 }
 
 PruneResult prune(OstreeRepo* repo, const std::set<std::string>& keep_commits) {

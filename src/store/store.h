@@ -72,8 +72,9 @@ struct PullOptions {
 PullResult pull_image(OstreeRepo* repo, image::Source& src, const image::ImageName& name, const PullOptions& opts,
                       Progress& progress);
 
-// True if `commit` is an image commit written by pull_image.
-bool is_image_commit(OstreeRepo* repo, const std::string& commit);
+// The record of `commit` if it is an image commit written by pull_image,
+// else nullopt (a commit deployed by another tool).
+std::optional<ImageRecord> find_image(OstreeRepo* repo, const std::string& commit);
 
 // Reads the record of an image commit; throws if the commit is not one.
 ImageRecord read_image(OstreeRepo* repo, const std::string& commit);

@@ -58,6 +58,16 @@ std::vector<OstreeDeployment*> deployments_of(OstreeSysroot* s) {
   return out;
 }
 
+// Makes `deps` the sysroot's deployments, in that order (the first boots next).
+void write_deployments(OstreeSysroot* s, const std::vector<OstreeDeployment*>& deps) {
+  GPtrArray* list = g_ptr_array_new();
+  for (auto* d : deps) g_ptr_array_add(list, d);
+  GErr err;
+  bool ok = ostree_sysroot_write_deployments(s, list, nullptr, err.out());
+  g_ptr_array_unref(list);
+  if (!ok) err.raise("writing the deployments");
+}
+
 // The deployment that upgrades start from: the booted one, else (a
 // directory sysroot) the default.
 OstreeDeployment* current_deployment(OstreeSysroot* s) {
@@ -184,13 +194,13 @@ BootEntry boot_entry(OstreeRepo* repo, OstreeDeployment* d) {
   e.incompatible = origin_incompatible(origin);
   std::optional<image::ImageName> name = origin_container_image(origin);
   if (e.incompatible || !name) return e;
-  if (!store::is_image_commit(repo, e.ostree.checksum)) return e;  // deployed by another tool
-  store::ImageRecord rec = store::read_image(repo, e.ostree.checksum);
-  e.image = image_status(rec, *name);
+  std::optional<store::ImageRecord> rec = store::find_image(repo, e.ostree.checksum);
+  if (!rec) return e;  // deployed by another tool
+  e.image = image_status(*rec, *name);
   // An update already fetched but not deployed.
   if (auto cur = store::resolve_ref(repo, store::image_ref(*name)); cur && *cur != e.ostree.checksum) {
     store::ImageRecord newer = store::read_image(repo, *cur);
-    if (newer.manifest_digest != rec.manifest_digest) e.cached_update = image_status(newer, *name);
+    if (newer.manifest_digest != rec->manifest_digest) e.cached_update = image_status(newer, *name);
   }
   return e;
 }
@@ -381,14 +391,7 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
                                                  nullptr, err.out()))
       err.raise("deploying");
     // New default first, the previous default as the rollback.
-    GPtrArray* list = g_ptr_array_new();
-    g_ptr_array_add(list, dep.get());
-    g_ptr_array_add(list, from);
-    if (!ostree_sysroot_write_deployments(s, list, nullptr, err.out())) {
-      g_ptr_array_unref(list);
-      err.raise("writing the deployments");
-    }
-    g_ptr_array_unref(list);
+    write_deployments(s, {dep.get(), from});
   }
   g_key_file_unref(origin);
   res.changed = true;
@@ -456,11 +459,7 @@ Installed install_to_filesystem(Context& ctx, const InstallOptions& o) {
     }
     Installed done{pr.image.commit, deployment_dir(s.get(), dep.get(), o.root)};
     if (!o.root_ssh_authorized_keys.empty()) install_root_keys(done.deployment_dir, o.root_ssh_authorized_keys);
-    GPtrArray* list = g_ptr_array_new();
-    g_ptr_array_add(list, dep.get());
-    ok = ostree_sysroot_write_deployments(s.get(), list, nullptr, err.out());
-    g_ptr_array_unref(list);
-    if (!ok) err.raise("writing the deployments");
+    write_deployments(s.get(), {dep.get()});
 
     // 4. /var, the install record, cleanup
     seed_var(repo, pr.image.commit, o.root, o.stateroot);
@@ -532,12 +531,7 @@ std::string rollback(Context& ctx) {
   auto deps = deployments_of(s.get());
   if (deps.size() < 2) fail("no rollback deployment: there is only one deployment");
   std::swap(deps[0], deps[1]);
-  GPtrArray* list = g_ptr_array_new();
-  for (auto* d : deps) g_ptr_array_add(list, d);
-  GErr err;
-  bool ok = ostree_sysroot_write_deployments(s.get(), list, nullptr, err.out());
-  g_ptr_array_unref(list);
-  if (!ok) err.raise("writing the deployments");
+  write_deployments(s.get(), deps);
   OstreeRepo* repo = repo_of(s.get());
   BootEntry next = boot_entry(repo, deps[0]);
   std::string what = next.image ? next.image->image.image + " (" + (next.image->version.empty() ? next.image->image_digest : next.image->version) + ")"

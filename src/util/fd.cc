@@ -58,6 +58,18 @@ void write_all(int fd, std::string_view data, std::string_view what) {
   write_all(fd, std::as_bytes(std::span(data.data(), data.size())), what);
 }
 
+void pwrite_all(int fd, std::string_view data, uint64_t offset, std::string_view what) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail_errno(fmt::format("writing {}", what));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+}
+
 std::string read_file(const std::string& path, size_t limit) {
   UniqueFd fd = open_file(path, O_RDONLY);
   struct stat st;

@@ -43,6 +43,8 @@ UniqueFd open_at(int dirfd, const std::string& path, int flags, mode_t mode = 06
 // Writes all of `data`, retrying short writes and EINTR.
 void write_all(int fd, std::span<const std::byte> data, std::string_view what);
 void write_all(int fd, std::string_view data, std::string_view what);
+// The same at byte `offset` (pwrite), the file position untouched.
+void pwrite_all(int fd, std::string_view data, uint64_t offset, std::string_view what);
 
 // Reads a whole file; refuses files larger than `limit` bytes.
 std::string read_file(const std::string& path, size_t limit = 64u << 20);

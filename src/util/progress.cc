@@ -8,15 +8,17 @@
 
 namespace hull {
 
-std::string human_bytes(uint64_t n) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+std::string human_bytes(uint64_t n, bool binary) {
+  const char* decimal[] = {"B", "kB", "MB", "GB", "TB"};
+  const char* iec[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  const double step = binary ? 1024 : 1000;
   double v = static_cast<double>(n);
   int u = 0;
-  while (v >= 1000 && u < 4) {
-    v /= 1000;
+  while (v >= step && u < 4) {
+    v /= step;
     u++;
   }
-  return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
+  return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, (binary ? iec : decimal)[u]);
 }
 
 ProgressBar::ProgressBar(Progress* owner, std::string label, uint64_t total)

@@ -58,7 +58,7 @@ class Progress {
   std::chrono::steady_clock::time_point last_draw_{};
 };
 
-// "12.3 MB", "1.0 GB".
-std::string human_bytes(uint64_t n);
+// "12.3 MB", "1.0 GB"; with `binary`, powers of 1024: "10.0 GiB".
+std::string human_bytes(uint64_t n, bool binary = false);
 
 }  // namespace hull

@@ -105,8 +105,7 @@ check_guest() {
   local data; data=$(echo "$out" | grep '^data ') || true
   [[ $data =~ ^data\ ext4\ +([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt $(( 900 << 20 )) ] && [ "${BASH_REMATCH[1]}" -le $(( 1 << 30 )) ] \
     || die "$tag: /var/data is not its own 1 GiB ext4 filesystem: $data"
-  # The password works too (su reads /etc/shadow): the hash is SHA-512 crypt.
-  gssh alice 'echo hull-e2e-secret | su -c true alice 2>/dev/null || sudo -n true 2>/dev/null || true' >/dev/null
+  # (The password's SHA-512 crypt hash in /etc/shadow is checked by tests/integration/build_disk_test.sh.)
   gssh root true 2>/dev/null && die "$tag: root accepted alice's key"
   true
 }
@@ -115,8 +114,8 @@ if [ "$MODE" != --iso-only ]; then
   log "build-disk --type qcow2 --type raw $IMAGE"
   t0=$(date +%s)
   "$HULL" build-disk --quiet --verbose --type qcow2 --type raw --rootfs ext4 --config "$W/config.toml" \
-    --output "$W/out" "$IMAGE" 2>&1 | grep -v '^note: Deploying' | tee "$W/build.log"
-  [ "${PIPESTATUS[0]}" = 0 ] || die "build-disk failed"
+    --output "$W/out" "$IMAGE" 2>&1 | { grep -v '^note: Deploying' || true; } | tee "$W/build.log" \
+    || die "build-disk failed"
   log "built in $(( $(date +%s) - t0 )) s"
   qemu-img check "$W/out/qcow2/disk.qcow2" >/dev/null || die "qemu-img check failed"
   rm -f "$W/out/image/disk.raw"  # only built to check that two types share one build
@@ -140,8 +139,8 @@ if [ -n "$MODE" ]; then
   log "build-disk --type iso $IMAGE"
   t0=$(date +%s)
   "$HULL" build-disk --quiet --verbose --type iso --rootfs ext4 --config "$W/config.toml" \
-    --output "$W/iso" "$IMAGE" 2>&1 | grep -v '^note: Deploying' | tee "$W/build-iso.log"
-  [ "${PIPESTATUS[0]}" = 0 ] || die "build-disk --type iso failed"
+    --output "$W/iso" "$IMAGE" 2>&1 | { grep -v '^note: Deploying' || true; } | tee "$W/build-iso.log" \
+    || die "build-disk --type iso failed"
   log "iso built in $(( $(date +%s) - t0 )) s: $(du -h --apparent-size "$W/iso/bootiso/install.iso" | cut -f1)"
   ISO=$W/iso/bootiso/install.iso
   for fw in bios uefi; do

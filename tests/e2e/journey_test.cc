@@ -314,8 +314,9 @@ TEST_F(JourneyTest, RollbackToV1OnOvmf) {
   EXPECT_EQ(booted_digest(st), j->v1_digest) << st.dump(2);
   ASSERT_FALSE(st["status"]["rollback"].is_null()) << st.dump(2);
   EXPECT_EQ(st["status"]["rollback"]["image"]["imageDigest"], j->v2_digest) << st.dump(2);
-  EXPECT_FALSE(vm.ssh("test -e /usr/share/hull-e2e-new").ok()) << "v2's file in v1's /usr";
-  EXPECT_FALSE(vm.ssh("dpkg -s jq").ok()) << "dpkg's database still lists v2's jq after the rollback";
+  // Exit 1, not just non-zero: an unreachable guest (ssh 255) must not pass for v1.
+  EXPECT_EQ(vm.ssh("test -e /usr/share/hull-e2e-new").exit_code, 1) << "v2's file in v1's /usr";
+  EXPECT_EQ(vm.ssh("dpkg -s jq >/dev/null 2>&1").exit_code, 1) << "dpkg's database still lists v2's jq after the rollback";
   EXPECT_EQ(trim(vm.ssh_ok("cat /var/lib/hull-e2e/data")), "data-from-v1");
   EXPECT_NE(vm.ssh_ok("cat /etc/hull-e2e.conf").find("setting=edited-in-guest"), std::string::npos);
   vm.poweroff();

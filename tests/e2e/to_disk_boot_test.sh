@@ -44,8 +44,8 @@ rm -f "$DISK"
 log "install to-disk $IMAGE"
 t0=$(date +%s)
 "$HULL" install to-disk --via-loopback --verbose "$DISK" --source-imgref "$IMAGE" \
-  --karg hull.e2e=to-disk 2>&1 | grep -v '^note: Deploying' | tee "$W/install.log"
-[ "${PIPESTATUS[0]}" = 0 ] || die "install to-disk failed"
+  --karg hull.e2e=to-disk 2>&1 | { grep -v '^note: Deploying' || true; } | tee "$W/install.log" \
+  || die "install to-disk failed"
 log "installed in $(( $(date +%s) - t0 )) s; $(du -h --apparent-size "$DISK" | cut -f1) apparent, $(du -h "$DISK" | cut -f1) allocated"
 
 sgdisk -p "$DISK" > "$W/sgdisk.txt"

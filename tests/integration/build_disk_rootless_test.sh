@@ -5,7 +5,8 @@
 # partition), with a PATH without the sbin directories. Checked: the disk belongs to the
 # user; inside it the owners and modes are the image's (root 0, group shadow 42, the setuid
 # dbus helper), alice's home is hers, /var/data has its partition; and without the user
-# namespace, build-disk refuses in one line that names `buildah unshare`.
+# namespace, or in one that maps a single id (unshare -r), build-disk refuses in one line
+# that names `buildah unshare`.
 #
 # Usage: build_disk_rootless_test.sh HULL_BINARY      (as root, to make the user; else exit 77)
 # Image: as build_disk_test.sh (tests/lib/base-image.sh).
@@ -15,7 +16,7 @@ log() { printf '[build-disk rootless %s] %s\n' "$(date +%T)" "$*"; }
 die() { echo "FAIL: $*" >&2; exit 1; }
 . "$(dirname "$0")/../lib/base-image.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root to make the test user"; exit 77; }
-need_tools buildah newuidmap newgidmap setpriv useradd debugfs sfdisk jq
+need_tools buildah newuidmap newgidmap setpriv unshare useradd debugfs sfdisk jq
 
 U=hullrl$$
 W=$(mktemp -d /var/tmp/hull-rootless.XXXXXX)
@@ -54,12 +55,21 @@ fi
 [ "$(echo "$out" | wc -l)" = 1 ] && [[ $out == *"buildah unshare"* ]] || die "refusal does not name buildah unshare: $out"
 [ -z "$(ls -A "$W/out")" ] || die "the refused run left files: $(ls -A "$W/out")"
 log "refused without a namespace: $out"
+# In a namespace that maps only the user itself (unshare -r): the same.
+if out=$(as_user unshare --user --map-root-user "$W/hull" build-disk --quiet --type raw --rootfs ext4 \
+    --config "$W/config.toml" --output "$W/out" "$IMAGE" 2>&1); then
+  die "build-disk in a one-id user namespace succeeded"
+fi
+[ "$(echo "$out" | wc -l)" = 1 ] && [[ $out == *"maps 1 user ids"* && $out == *"buildah unshare"* ]] \
+  || die "one-id namespace: $out"
+[ -z "$(ls -A "$W/out")" ] || die "the refused run left files: $(ls -A "$W/out")"
+log "refused in a one-id namespace: $out"
 
 log "buildah unshare hull build-disk --type raw $IMAGE, as $U"
 t0=$(date +%s)
 as_user buildah unshare "$W/hull" build-disk --quiet --verbose --type raw --rootfs ext4 --config "$W/config.toml" \
-  --output "$W/out" "$IMAGE" 2>&1 | grep -v '^note: Deploying'
-[ "${PIPESTATUS[0]}" = 0 ] || die "build-disk in buildah unshare failed"
+  --output "$W/out" "$IMAGE" 2>&1 | { grep -v '^note: Deploying' || true; } \
+  || die "build-disk in buildah unshare failed"
 log "built in $(( $(date +%s) - t0 )) s"
 RAW=$W/out/image/disk.raw
 [ "$(stat -c %U "$RAW")" = "$U" ] || die "disk.raw belongs to $(stat -c %U "$RAW"), not $U"
