@@ -208,14 +208,6 @@ class LayerReader {
   bool next_header(archive_entry** e);
   std::string stream_error();
   void handle(archive_entry* e);
-  bool read_name(archive_entry* e);
-  bool whiteout(std::string_view base);
-  void read_type(archive_entry* e);
-  void read_hardlink(const char* target);
-  void read_symlink(archive_entry* e);
-  void read_metadata(archive_entry* e);
-  void read_xattrs(archive_entry* e);
-  bool dropped(std::string_view path) const;
   void emit();
   void drain();
 
@@ -229,12 +221,7 @@ class LayerReader {
   uint64_t headers_ = 0;
   Entry entry_;
   Content content_;
-  std::string last_path_;  // for errors about the header after it
-  // Keys of the non-directory paths seen so far, for hardlink targets. A
-  // 64-bit hash rather than the path keeps memory small on big layers; a
-  // collision could only let through a hardlink whose target the store
-  // then fails to find, never one outside the tree (".." is refused first).
-  std::unordered_set<uint64_t> seen_;
+  EntryChecker checker_{opts_};
 };
 
 Summary LayerReader::run(int fd) {
@@ -322,153 +309,183 @@ bool LayerReader::next_header(archive_entry** e) {
   if (r == ARCHIVE_EOF) return false;
   const char* name = (r == ARCHIVE_WARN && *e != nullptr) ? archive_entry_pathname(*e) : nullptr;
   if (name != nullptr) fail("{}: damaged layer: {}", quote(name), stream_error());
-  if (last_path_.empty() && headers_ == 0) fail("damaged layer at its first entry: {}", stream_error());
-  fail("damaged layer after {}: {}", quote(last_path_), stream_error());
+  if (checker_.last_path().empty() && headers_ == 0) fail("damaged layer at its first entry: {}", stream_error());
+  fail("damaged layer after {}: {}", quote(checker_.last_path()), stream_error());
 }
 
 void LayerReader::handle(archive_entry* e) {
   if (++headers_ > opts_.max_entries) fail("more than {} entries", opts_.max_entries);
-  if (!read_name(e)) {
+  RawEntry raw;
+  const char* name = archive_entry_pathname(e);
+  if (name == nullptr) fail("entry without a name after {}", quote(checker_.last_path()));
+  raw.name = name;
+  if (const char* target = archive_entry_hardlink(e)) {
+    raw.type = RawEntry::Type::kHardlink;
+    raw.link = target;
+  } else {
+    switch (archive_entry_filetype(e)) {
+      case AE_IFREG: raw.type = RawEntry::Type::kRegular; break;
+      case AE_IFDIR: raw.type = RawEntry::Type::kDirectory; break;
+      case AE_IFLNK: {
+        raw.type = RawEntry::Type::kSymlink;
+        const char* target = archive_entry_symlink(e);
+        raw.link = target != nullptr ? target : "";
+        break;
+      }
+      case AE_IFCHR: raw.type = RawEntry::Type::kChar; break;
+      case AE_IFBLK: raw.type = RawEntry::Type::kBlock; break;
+      case AE_IFIFO: raw.type = RawEntry::Type::kFifo; break;
+      case AE_IFSOCK: raw.type = RawEntry::Type::kSocket; break;
+      default:
+        raw.type = RawEntry::Type::kUnknown;
+        raw.unknown_type = static_cast<unsigned>(archive_entry_filetype(e));
+    }
+  }
+  raw.perm = archive_entry_perm(e) & 07777;
+  raw.uid = archive_entry_uid(e);
+  raw.gid = archive_entry_gid(e);
+  raw.mtime = archive_entry_mtime(e);
+  raw.mtime_nsec = static_cast<uint32_t>(archive_entry_mtime_nsec(e));
+  raw.size = archive_entry_size(e);
+  if (archive_entry_xattr_reset(e) != 0) {
+    const char* xname = nullptr;
+    const void* value = nullptr;
+    size_t size = 0;
+    while (archive_entry_xattr_next(e, &xname, &value, &size) == ARCHIVE_OK)
+      raw.xattrs.emplace_back(xname != nullptr ? xname : "", std::string(static_cast<const char*>(value), size));
+  }
+  if (!checker_.check(raw, entry_)) {
     ++sum_.dropped;
     return;
   }
-  if (entry_.type != EntryType::kWhiteout && entry_.type != EntryType::kOpaque) read_type(e);
   emit();
 }
 
-// Fills entry_.path (and the type for whiteouts); false if the entry is to
-// be dropped.
-bool LayerReader::read_name(archive_entry* e) {
-  const char* raw = archive_entry_pathname(e);
-  if (raw == nullptr) fail("entry without a name after {}", quote(last_path_));
-  normalize_path(raw, entry_.path, opts_.max_name, opts_.max_path);
-  last_path_ = entry_.path;
-  if (dir_has_prefix(entry_.path, kWhMeta, "/.wh..wh.")) return false;  // inside AUFS bookkeeping
-  if (dir_has_prefix(entry_.path, kWhPrefix, "/.wh."))
-    fail("{}: \".wh.\" names are only allowed as the last component", quote(entry_.path));
-  entry_.type = EntryType::kRegular;
-  std::string_view base = basename(entry_.path);
-  if (base.starts_with(kWhPrefix) && !whiteout(base)) return false;
-  return !dropped(entry_.path);
+// ---- EntryChecker ----------------------------------------------------------
+
+EntryChecker::EntryChecker(const Options& opts) : opts_(opts) {}
+
+bool EntryChecker::check(const RawEntry& raw, Entry& entry) {
+  if (!check_name(raw, entry)) return false;
+  if (entry.type != EntryType::kWhiteout && entry.type != EntryType::kOpaque) check_type(raw, entry);
+  return true;
 }
 
-// Turns entry_ into a whiteout or opaque entry; false for AUFS bookkeeping.
-bool LayerReader::whiteout(std::string_view base) {
+// Fills entry.path (and the type for whiteouts); false if the entry is to
+// be dropped.
+bool EntryChecker::check_name(const RawEntry& raw, Entry& entry) {
+  normalize_path(raw.name, entry.path, opts_.max_name, opts_.max_path);
+  last_path_ = entry.path;
+  if (dir_has_prefix(entry.path, kWhMeta, "/.wh..wh.")) return false;  // inside AUFS bookkeeping
+  if (dir_has_prefix(entry.path, kWhPrefix, "/.wh."))
+    fail("{}: \".wh.\" names are only allowed as the last component", quote(entry.path));
+  entry.type = EntryType::kRegular;
+  std::string_view base = basename(entry.path);
+  if (base.starts_with(kWhPrefix) && !whiteout(base, entry)) return false;
+  return !dropped(entry.path);
+}
+
+// Turns `entry` into a whiteout or opaque entry; false for AUFS bookkeeping.
+bool EntryChecker::whiteout(std::string_view base, Entry& entry) {
   if (base == kWhOpaque) {
-    entry_.type = EntryType::kOpaque;
-    entry_.path.resize(dirname(entry_.path).size());
+    entry.type = EntryType::kOpaque;
+    entry.path.resize(dirname(entry.path).size());
   } else if (base.starts_with(kWhMeta)) {
     return false;
   } else {
     std::string_view name = base.substr(kWhPrefix.size());
     if (name.empty() || name == "." || name == "..")
-      fail("{}: whiteout of {} refused", quote(entry_.path), quote(name));
-    entry_.type = EntryType::kWhiteout;
-    std::string target = std::string(dirname(entry_.path));
+      fail("{}: whiteout of {} refused", quote(entry.path), quote(name));
+    entry.type = EntryType::kWhiteout;
+    std::string target = std::string(dirname(entry.path));
     if (!target.empty()) target += '/';
     target += name;
-    entry_.path = std::move(target);
+    entry.path = std::move(target);
   }
-  entry_.mode = entry_.uid = entry_.gid = 0;
-  entry_.mtime = 0;
-  entry_.mtime_nsec = 0;
-  entry_.size = 0;
-  entry_.link_target.clear();
-  entry_.xattrs.clear();
-  seen_.erase(path_key(entry_.path));
+  entry.mode = entry.uid = entry.gid = 0;
+  entry.mtime = 0;
+  entry.mtime_nsec = 0;
+  entry.size = 0;
+  entry.link_target.clear();
+  entry.xattrs.clear();
+  seen_.erase(path_key(entry.path));
   return true;
 }
 
-bool LayerReader::dropped(std::string_view path) const {
+bool EntryChecker::dropped(std::string_view path) const {
   if (path.empty()) return false;
   std::string_view top = top_level(path);
-  return std::find(opts_.drop_top_level.begin(), opts_.drop_top_level.end(), top) !=
-         opts_.drop_top_level.end();
+  return std::find(opts_.drop_top_level.begin(), opts_.drop_top_level.end(), top) != opts_.drop_top_level.end();
 }
 
-void LayerReader::read_type(archive_entry* e) {
-  read_metadata(e);
-  entry_.size = 0;
-  entry_.link_target.clear();
-  if (const char* target = archive_entry_hardlink(e)) {
-    read_hardlink(target);
-  } else {
-    switch (archive_entry_filetype(e)) {
-      case AE_IFREG: {
-        la_int64_t size = archive_entry_size(e);
-        if (size < 0) fail("{}: negative size", quote(entry_.path));
-        entry_.type = EntryType::kRegular;
-        entry_.size = static_cast<uint64_t>(size);
-        break;
-      }
-      case AE_IFDIR: entry_.type = EntryType::kDirectory; break;
-      case AE_IFLNK: read_symlink(e); break;
-      case AE_IFCHR: fail("{}: character device refused", quote(entry_.path));
-      case AE_IFBLK: fail("{}: block device refused", quote(entry_.path));
-      case AE_IFIFO: fail("{}: FIFO refused", quote(entry_.path));
-      case AE_IFSOCK: fail("{}: socket refused", quote(entry_.path));
-      default: fail("{}: unknown entry type {:#o}", quote(entry_.path), archive_entry_filetype(e));
-    }
+void EntryChecker::check_type(const RawEntry& raw, Entry& entry) {
+  entry.mode = raw.perm & 07777;
+  entry.uid = checked_id(raw.uid, entry.path, "uid");
+  entry.gid = checked_id(raw.gid, entry.path, "gid");
+  entry.mtime = raw.mtime;
+  entry.mtime_nsec = raw.mtime_nsec;
+  check_xattrs(raw, entry);
+  entry.size = 0;
+  entry.link_target.clear();
+  switch (raw.type) {
+    case RawEntry::Type::kHardlink: check_hardlink(raw.link, entry); break;
+    case RawEntry::Type::kRegular:
+      if (raw.size < 0) fail("{}: negative size", quote(entry.path));
+      entry.type = EntryType::kRegular;
+      entry.size = static_cast<uint64_t>(raw.size);
+      break;
+    case RawEntry::Type::kDirectory: entry.type = EntryType::kDirectory; break;
+    case RawEntry::Type::kSymlink: check_symlink(raw.link, entry); break;
+    case RawEntry::Type::kChar: fail("{}: character device refused", quote(entry.path));
+    case RawEntry::Type::kBlock: fail("{}: block device refused", quote(entry.path));
+    case RawEntry::Type::kFifo: fail("{}: FIFO refused", quote(entry.path));
+    case RawEntry::Type::kSocket: fail("{}: socket refused", quote(entry.path));
+    case RawEntry::Type::kUnknown: fail("{}: unknown entry type {:#o}", quote(entry.path), raw.unknown_type);
   }
-  if (entry_.path.empty() && entry_.type != EntryType::kDirectory)
-    fail("{}: the layer root must be a directory, not a {}", quote(archive_entry_pathname(e)),
-         type_name(entry_.type));
-  if (entry_.type == EntryType::kDirectory) {
-    seen_.erase(path_key(entry_.path));
+  if (entry.path.empty() && entry.type != EntryType::kDirectory)
+    fail("{}: the layer root must be a directory, not a {}", quote(raw.name), type_name(entry.type));
+  if (entry.type == EntryType::kDirectory) {
+    seen_.erase(path_key(entry.path));
   } else {
-    seen_.insert(path_key(entry_.path));
+    seen_.insert(path_key(entry.path));
   }
 }
 
 // A hardlink's data, if a pax writer stored any, is ignored (as
 // containers/storage does): the link shares its target's content.
-void LayerReader::read_hardlink(const char* raw_target) {
-  entry_.type = EntryType::kHardlink;
+void EntryChecker::check_hardlink(std::string_view raw_target, Entry& entry) {
+  entry.type = EntryType::kHardlink;
   try {
-    normalize_path(raw_target, entry_.link_target, opts_.max_name, opts_.max_path);
+    normalize_path(raw_target, entry.link_target, opts_.max_name, opts_.max_path);
   } catch (Error& e) {
-    e.add_context(fmt::format("{}: hardlink target", quote(entry_.path)));
+    e.add_context(fmt::format("{}: hardlink target", quote(entry.path)));
     throw;
   }
-  const std::string& t = entry_.link_target;
-  if (t.empty()) fail("{}: hardlink to the layer root refused", quote(entry_.path));
-  if (t == entry_.path) fail("{}: hardlink to itself refused", quote(entry_.path));
+  const std::string& t = entry.link_target;
+  if (t.empty()) fail("{}: hardlink to the layer root refused", quote(entry.path));
+  if (t == entry.path) fail("{}: hardlink to itself refused", quote(entry.path));
   if (!seen_.contains(path_key(t)))
-    fail("{}: hardlink target {} is not an earlier file of this layer", quote(entry_.path), quote(t));
+    fail("{}: hardlink target {} is not an earlier file of this layer", quote(entry.path), quote(t));
 }
 
-void LayerReader::read_symlink(archive_entry* e) {
-  entry_.type = EntryType::kSymlink;
-  const char* target = archive_entry_symlink(e);
-  if (target == nullptr || *target == '\0') fail("{}: symlink with an empty target", quote(entry_.path));
-  entry_.link_target = target;
-  if (entry_.link_target.size() > opts_.max_path)
-    fail("{}: symlink target longer than {} bytes", quote(entry_.path), opts_.max_path);
-  if (!opts_.allow_escaping_symlinks && link_escapes(entry_.path, entry_.link_target))
-    fail("{}: symlink target {} escapes the tree", quote(entry_.path), quote(entry_.link_target));
-}
-
-void LayerReader::read_metadata(archive_entry* e) {
-  entry_.mode = archive_entry_perm(e) & 07777;
-  entry_.uid = checked_id(archive_entry_uid(e), entry_.path, "uid");
-  entry_.gid = checked_id(archive_entry_gid(e), entry_.path, "gid");
-  entry_.mtime = archive_entry_mtime(e);
-  entry_.mtime_nsec = static_cast<uint32_t>(archive_entry_mtime_nsec(e));
-  read_xattrs(e);
+void EntryChecker::check_symlink(std::string_view target, Entry& entry) {
+  entry.type = EntryType::kSymlink;
+  if (target.empty()) fail("{}: symlink with an empty target", quote(entry.path));
+  entry.link_target = target;
+  if (entry.link_target.size() > opts_.max_path)
+    fail("{}: symlink target longer than {} bytes", quote(entry.path), opts_.max_path);
+  if (!opts_.allow_escaping_symlinks && link_escapes(entry.path, entry.link_target))
+    fail("{}: symlink target {} escapes the tree", quote(entry.path), quote(entry.link_target));
 }
 
 // Sorted by name; a name given twice keeps its last value (pax semantics).
-void LayerReader::read_xattrs(archive_entry* e) {
-  entry_.xattrs.clear();
-  if (archive_entry_xattr_reset(e) == 0) return;
-  const char* name = nullptr;
-  const void* value = nullptr;
-  size_t size = 0;
-  while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
-    if (name == nullptr || *name == '\0') fail("{}: xattr with an empty name", quote(entry_.path));
-    entry_.xattrs.emplace_back(name, std::string(static_cast<const char*>(value), size));
+void EntryChecker::check_xattrs(const RawEntry& raw, Entry& entry) {
+  entry.xattrs.clear();
+  for (auto& [name, value] : raw.xattrs) {
+    if (name.empty()) fail("{}: xattr with an empty name", quote(entry.path));
+    entry.xattrs.emplace_back(name, value);
   }
-  auto& x = entry_.xattrs;
+  auto& x = entry.xattrs;
   std::stable_sort(x.begin(), x.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   auto last = std::unique(x.rbegin(), x.rend(), [](const auto& a, const auto& b) { return a.first == b.first; });
   x.erase(x.begin(), last.base());

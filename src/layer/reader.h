@@ -40,6 +40,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -134,6 +136,53 @@ struct Summary {
   uint64_t tar_bytes = 0;      // size of the uncompressed stream
   oci::Compression compression = oci::Compression::kNone;  // as found
   std::string diff_id;  // "sha256:<hex>" if Options::compute_diff_id
+};
+
+// What one tar header says, before any check: the input of EntryChecker.
+// read_layer fills it from libarchive; the store fills it from a
+// zstd:chunked table of contents, so that a layer read either way obeys
+// the same rules.
+struct RawEntry {
+  enum class Type { kRegular, kDirectory, kSymlink, kHardlink, kChar, kBlock, kFifo, kSocket, kUnknown };
+  std::string_view name;  // the tar name as written
+  Type type = Type::kRegular;
+  unsigned unknown_type = 0;  // kUnknown: the file type bits, for the message
+  std::string_view link;      // kSymlink: the target; kHardlink: the target's tar name
+  uint32_t perm = 0;          // 07777 bits
+  int64_t uid = 0, gid = 0;
+  int64_t mtime = 0;
+  uint32_t mtime_nsec = 0;
+  int64_t size = 0;           // kRegular
+  std::vector<std::pair<std::string, std::string>> xattrs;  // any order; a name twice: the last wins
+};
+
+// The rules of the header comment above, applied to one header after
+// another of one layer (hardlink targets must be earlier entries).
+class EntryChecker {
+ public:
+  explicit EntryChecker(const Options& opts);
+  // Fills `out` from `raw`; false if the entry is dropped (AUFS
+  // bookkeeping, Options::drop_top_level). Throws Error `"PATH": why`.
+  bool check(const RawEntry& raw, Entry& out);
+  // The normalized path of the last header checked, for messages.
+  const std::string& last_path() const { return last_path_; }
+
+ private:
+  bool check_name(const RawEntry& raw, Entry& entry);
+  bool whiteout(std::string_view base, Entry& entry);
+  bool dropped(std::string_view path) const;
+  void check_type(const RawEntry& raw, Entry& entry);
+  void check_hardlink(std::string_view raw_target, Entry& entry);
+  void check_symlink(std::string_view target, Entry& entry);
+  void check_xattrs(const RawEntry& raw, Entry& entry);
+
+  const Options& opts_;
+  std::string last_path_;
+  // Keys of the non-directory paths seen so far, for hardlink targets. A
+  // 64-bit hash rather than the path keeps memory small on big layers; a
+  // collision could only let through a hardlink whose target the store
+  // then fails to find, never one outside the tree (".." is refused first).
+  std::unordered_set<uint64_t> seen_;
 };
 
 // Reads the layer from `fd`'s current offset to its end (the fd is not
