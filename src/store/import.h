@@ -16,16 +16,27 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "layer/reader.h"
 #include "oci/manifest.h"
 
 namespace hull::store {
+
+class ContentIndex;  // store/content_index.h
+struct TocFile;      // store/toc_entries.h
 
 struct ImportOptions {
   int jobs = 0;  // writer threads; 0: one per core
   // The config's diff_id for this layer; the uncompressed stream must hash
   // to it.
   std::optional<oci::Digest> diff_id;
+  // Receives the sha256 of every file written (may be null).
+  ContentIndex* index = nullptr;
+  // A zstd:chunked layer's table of contents, already verified against the
+  // manifest's checksum: every entry of the tar stream and every file's
+  // content must be what it says, in its order (may be null).
+  const std::vector<TocFile>* toc = nullptr;
 };
 
 struct ImportedLayer {
@@ -45,6 +56,10 @@ inline constexpr const char* kImplicitDirXattr = "user.hull.implicit-dir";
 
 // "hull/blob/sha256_<hex>".
 std::string layer_ref(const oci::Digest& blob);
+
+// The layer reader's options for a layer of media type d.media_type: its
+// compression, and /dev, /proc, /sys, /run, /tmp dropped.
+layer::Options import_layer_options(const oci::Descriptor& d);
 
 // Imports the layer blob `d` read from `fd` into `repo`, which must be in a
 // transaction (store/ostree.h). Returns the layer commit; the caller sets

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/content_index.h"
 #include "store/import.h"
 #include "store/merge.h"
 #include "store/ostree.h"
@@ -247,6 +248,7 @@ PullResult pull_image(OstreeRepo* repo, image::Source& src, const image::ImageNa
 
     std::string tmp_parent = opts.tmp_dir.empty() ? "/var/tmp" : opts.tmp_dir;
     TempDir tmp("hull-pull", tmp_parent);
+    ContentIndex index(repo);
     Transaction txn(repo);
     std::vector<std::string> layer_commits(m.layers.size());
     {
@@ -261,6 +263,7 @@ PullResult pull_image(OstreeRepo* repo, image::Source& src, const image::ImageNa
           UniqueFd fd = open_file(path, O_RDONLY);
           ImportOptions io;
           io.diff_id = cfg.diff_ids[i];
+          io.index = &index;
           ImportedLayer imp = import_layer(repo, fd.get(), l, io);
           fetcher.release(k);
           layer_commits[i] = imp.commit;
@@ -292,6 +295,7 @@ PullResult pull_image(OstreeRepo* repo, image::Source& src, const image::ImageNa
     check_boot_files(root.get(), name.str());
     txn.set_ref(ref, rec.commit);
     txn.commit();
+    index.save();
     res.image = rec;
     return res;
   });
@@ -363,6 +367,7 @@ PruneResult prune(OstreeRepo* repo, const std::set<std::string>& keep_commits) {
     err.raise("pruning the repository");
   res.objects_removed = pruned;
   res.bytes_freed = freed;
+  if (pruned > 0) ContentIndex(repo).drop_missing();
   return res;
 }
 
