@@ -19,7 +19,7 @@ std::optional<oci::Platform> platform_flag(const std::string& s) {
 
 int image_copy(Context& ctx, std::vector<std::string> args) {
   CLI::App app{"Copy an image between transports: docker://REF, oci:DIR[:NAME], oci-archive:FILE[:NAME]"};
-  std::string src_name, dst_name, platform, authfile, src_authfile, dst_authfile;
+  std::string src_name, dst_name, platform, authfile, src_authfile, dst_authfile, compress;
   bool quiet = false, all = false, src_tls = true, dst_tls = true;
   int jobs = 6;
   uint64_t chunk = 0;
@@ -35,6 +35,8 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   app.add_flag("--dest-tls-verify", dst_tls, "verify the destination registry's TLS certificate (default true)");
   app.add_option("-j,--jobs", jobs, "blobs copied at once")->check(CLI::Range(1, 64));
   app.add_option("--dest-chunk-size", chunk, "push in chunks of this many bytes (default: one request)");
+  app.add_option("--dest-compress-format", compress,
+                 "recompress every layer: gzip, zstd or zstd:chunked (the image gets a new OCI manifest)");
   if (int rc = run_cli11(&app, ctx.prog + " image copy", args); rc >= 0) return rc;
 
   RegistryFlags sf{src_authfile.empty() ? authfile : src_authfile, src_tls};
@@ -50,6 +52,7 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   opts.all = all;
   opts.platform = platform_flag(platform);
   opts.jobs = jobs;
+  if (!compress.empty()) opts.compress = chunked::parse_format(compress);
   Progress progress(quiet);
   image::CopyResult r = image::copy_image(*src, *dst, opts, progress);
   if (!quiet)
