@@ -65,9 +65,12 @@ int cmd_upgrade(Context& ctx, std::vector<std::string> args) {
   sysroot::UpgradeOptions o;
   app.add_flag("--check", o.check, "only check: fetch manifest and config and say what would change");
   app.add_flag("--apply", o.apply, "reboot into the update once it is staged");
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "say how each layer was fetched and verified");
   if (int rc = run_cli11(&app, ctx.prog + " upgrade", args); rc >= 0) return rc;
   Progress progress(f.quiet);
   sysroot::Context c = f.context(progress);
+  c.verbose = verbose;
   sysroot::UpgradeResult r = sysroot::upgrade(c, o);
   say(f.quiet && !o.check, r.message);
   if (o.apply && r.staged) reboot_now();
@@ -84,6 +87,8 @@ int cmd_switch(Context& ctx, std::vector<std::string> args) {
   app.add_option("--transport", transport, "registry (default), oci or oci-archive");
   app.add_flag("--apply", apply, "reboot into it once it is staged");
   app.add_flag("--retain", retain, "keep the current deployment as rollback (always the case here)");
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "say how each layer was fetched and verified");
   if (int rc = run_cli11(&app, ctx.prog + " switch", args); rc >= 0) return rc;
   image::Transport t = image::transport_from_bootc(transport);
   std::string prefix = t == image::Transport::kDocker ? "docker://" : t == image::Transport::kOci ? "oci:" : "oci-archive:";
@@ -91,6 +96,7 @@ int cmd_switch(Context& ctx, std::vector<std::string> args) {
   image::ImageName name = image::ImageName::parse(has_prefix ? target : prefix + target);
   Progress progress(f.quiet);
   sysroot::Context c = f.context(progress);
+  c.verbose = verbose;
   sysroot::UpgradeResult r = sysroot::switch_image(c, name);
   say(f.quiet, r.message);
   if (apply && r.staged) reboot_now();

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -11,7 +12,9 @@
 #include <vector>
 
 #include "store/content_index.h"
+#include "chunked/toc.h"
 #include "store/import.h"
+#include "store/partial.h"
 #include "store/merge.h"
 #include "store/ostree.h"
 #include "util/error.h"
@@ -196,7 +199,8 @@ void check_boot_files(GFile* root, const std::string& what) {
 
 std::string image_ref(const image::ImageName& name) { return "hull/image/" + escape_ref_part(name.str()); }
 
-Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<oci::Platform>& platform) {
+Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<oci::Platform>& platform,
+                      const PreviewOptions& popts) {
   Preview p;
   image::Doc top = src.top();
   p.manifest = image::resolve_manifest(src, top, platform);
@@ -204,25 +208,75 @@ Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<
   p.config = src.blob_bytes(m.config, oci::kMaxConfigSize);
   std::set<oci::Digest> listed;
   for (auto& l : m.layers) {
+    p.image_bytes += static_cast<uint64_t>(l.size);
     if (!listed.insert(l.digest).second) continue;  // listed twice: fetched once
     if (resolve_ref(repo, layer_ref(l.digest))) continue;
     p.missing_layers.push_back(l);
     p.missing_bytes += static_cast<uint64_t>(l.size);
   }
+  std::optional<ContentIndex> index;
+  for (auto& l : p.missing_layers) {
+    LayerFetch f{l, false, static_cast<uint64_t>(l.size), 0, 0, nullptr};
+    std::optional<chunked::LayerInfo> info = with_context(fmt::format("layer {}", l.digest.short_str()),
+                                                          [&] { return chunked::layer_info(l); });
+    if (info && popts.partial && src.can_fetch_ranges()) {
+      if (!index) index.emplace(repo);
+      auto cl = std::make_shared<ChunkedLayer>(read_chunked_layer(src, l, *info));
+      PartialPlan plan = plan_partial(*cl, l, *index);
+      f.files = plan.files;
+      f.files_missing = plan.files_missing;
+      f.chunked = cl;
+      if (!plan.whole_blob) {
+        f.partial = true;
+        f.fetch_bytes = cl->metadata_bytes + plan.fetch_bytes;
+      }
+    }
+    p.fetch_bytes += f.fetch_bytes;
+    p.fetches.push_back(std::move(f));
+  }
   return p;
+}
+
+std::string describe_fetch(const Preview& p) {
+  uint64_t files = 0, missing = 0;
+  bool partial = false;
+  for (auto& f : p.fetches) {
+    partial = partial || f.partial;
+    if (f.partial) {
+      files += f.files;
+      missing += f.files_missing;
+    }
+  }
+  if (!partial)
+    return fmt::format("{} layers, {} of {}", p.missing_layers.size(), human_bytes(p.fetch_bytes),
+                       human_bytes(p.image_bytes));
+  return fmt::format("{} files, {} of {} ({} of {} layers file by file)", missing, human_bytes(p.fetch_bytes),
+                     human_bytes(p.image_bytes),
+                     std::count_if(p.fetches.begin(), p.fetches.end(), [](auto& f) { return f.partial; }),
+                     p.missing_layers.size());
+}
+
+std::string describe_pull(const PullResult& r) {
+  std::string s = fmt::format("Fetched {} layers ({} of {}", r.layers_fetched, human_bytes(r.bytes_fetched),
+                              human_bytes(r.image_bytes));
+  if (r.layers_partial > 0)
+    s += fmt::format("; {} file by file: {} files fetched, {} found locally", r.layers_partial, r.files_fetched,
+                     r.files_local);
+  return s + fmt::format("), reused {}", r.layers_reused);
 }
 
 PullResult pull_image(OstreeRepo* repo, image::Source& src, const image::ImageName& name, const PullOptions& opts,
                       Progress& progress) {
   return with_context(fmt::format("pulling {}", name.str()), [&] {
     PullResult res;
-    Preview pv = preview_image(repo, src, opts.platform);
+    Preview pv = preview_image(repo, src, opts.platform, PreviewOptions{opts.partial});
     oci::Manifest m = oci::Manifest::parse(pv.manifest.bytes, pv.manifest.media_type);
     oci::ImageConfig cfg = oci::ImageConfig::parse(pv.config);
     if (!has_bootable_label(cfg))
       fail("not a bootable image: the label containers.bootc=1 (or ostree.bootable=1) is missing");
     if (cfg.diff_ids.size() != m.layers.size())
       fail("the config lists {} layers (rootfs.diff_ids), the manifest {}", cfg.diff_ids.size(), m.layers.size());
+    res.image_bytes = pv.image_bytes;
 
     ImageRecord rec;
     rec.imgref = name.str();
@@ -251,25 +305,58 @@ PullResult pull_image(OstreeRepo* repo, image::Source& src, const image::ImageNa
     ContentIndex index(repo);
     Transaction txn(repo);
     std::vector<std::string> layer_commits(m.layers.size());
+    // Whole blobs are fetched in parallel while layers are imported in order.
+    std::vector<oci::Descriptor> whole;
+    std::vector<size_t> whole_of(pv.fetches.size(), SIZE_MAX);
+    for (size_t k = 0; k < pv.fetches.size(); k++)
+      if (!pv.fetches[k].partial) {
+        whole_of[k] = whole.size();
+        whole.push_back(pv.fetches[k].layer);
+      }
     {
-      Fetcher fetcher(src, pv.missing_layers, tmp.path(), opts.jobs, progress);
+      Fetcher fetcher(src, whole, tmp.path(), opts.jobs, progress);
       size_t next_missing = 0;
       for (size_t i = 0; i < m.layers.size(); i++) {
         const oci::Descriptor& l = m.layers[i];
         std::string lref = layer_ref(l.digest);
-        if (next_missing < pv.missing_layers.size() && pv.missing_layers[next_missing].digest == l.digest) {
-          size_t k = next_missing++;
-          std::string path = fetcher.wait(k);
-          UniqueFd fd = open_file(path, O_RDONLY);
-          ImportOptions io;
-          io.diff_id = cfg.diff_ids[i];
-          io.index = &index;
-          ImportedLayer imp = import_layer(repo, fd.get(), l, io);
-          fetcher.release(k);
+        if (next_missing < pv.fetches.size() && pv.fetches[next_missing].layer.digest == l.digest) {
+          const LayerFetch& f = pv.fetches[next_missing++];
+          ImportedLayer imp;
+          if (f.partial) {
+            ProgressBar* bar = progress.bar(l.digest.short_str(), f.fetch_bytes);
+            PartialResult pr = import_partial(repo, src, l, cfg.diff_ids[i], *f.chunked, index, bar);
+            bar->finish(fmt::format("{} files fetched", pr.files_fetched));
+            imp = pr.layer;
+            res.layers_partial++;
+            res.files_fetched += pr.files_fetched;
+            res.files_local += pr.files_reused + pr.files_copied;
+            res.bytes_fetched += f.chunked->metadata_bytes + pr.bytes_fetched;
+            res.checks.push_back(fmt::format("layer {}: {}", l.digest.short_str(),
+                                             pr.diff_id_checked ? "diff_id of the tar stream rebuilt from its tar-split"
+                                                                : "table of contents (no tar-split)"));
+          } else {
+            size_t k = whole_of[next_missing - 1];
+            std::string path = fetcher.wait(k);
+            UniqueFd fd = open_file(path, O_RDONLY);
+            ImportOptions io;
+            io.diff_id = cfg.diff_ids[i];
+            io.index = &index;
+            // A zstd:chunked layer fetched whole is checked against its table of contents.
+            std::shared_ptr<const ChunkedLayer> cl = f.chunked;
+            if (!cl)
+              if (auto info = chunked::layer_info(l)) cl = std::make_shared<ChunkedLayer>(read_chunked_layer(src, l, *info, path));
+            if (cl) {
+              io.toc = &cl->files;
+              res.checks.push_back(fmt::format("layer {}: whole, every entry checked against its table of contents",
+                                               l.digest.short_str()));
+            }
+            imp = import_layer(repo, fd.get(), l, io);
+            fetcher.release(k);
+            res.bytes_fetched += static_cast<uint64_t>(l.size);
+          }
           layer_commits[i] = imp.commit;
           txn.set_ref(lref, imp.commit);
           res.layers_fetched++;
-          res.bytes_fetched += static_cast<uint64_t>(l.size);
         } else if (auto c = resolve_ref(repo, lref)) {
           layer_commits[i] = *c;
           res.layers_reused++;

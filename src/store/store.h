@@ -12,6 +12,7 @@
 
 #include <ostree.h>
 
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -41,26 +42,61 @@ std::string image_ref(const image::ImageName& name);
 
 // The manifest and config of an image without fetching layers (for
 // `upgrade --check`): what a pull would fetch.
+//
+// A missing zstd:chunked layer of a source that serves byte ranges (a
+// registry) is pulled file by file when that is cheaper (store/partial.h):
+// its table of contents is read here, and the files whose content the
+// repository lacks are what a pull fetches.
+struct ChunkedLayer;  // store/partial.h
+struct LayerFetch {
+  oci::Descriptor layer;
+  bool partial = false;      // fetched file by file
+  uint64_t fetch_bytes = 0;  // what a pull fetches for it: the blob, or the missing files' frames
+  uint64_t files = 0;        // zstd:chunked: regular files with content
+  uint64_t files_missing = 0;
+  std::shared_ptr<const ChunkedLayer> chunked;  // the verified TOC, when read
+};
 struct Preview {
   image::Doc manifest;
   std::string config;
   std::vector<oci::Descriptor> missing_layers;  // not yet in the repo; each digest once
-  uint64_t missing_bytes = 0;
+  uint64_t missing_bytes = 0;                   // their blob sizes
+  std::vector<LayerFetch> fetches;              // one per missing layer, in the same order
+  uint64_t fetch_bytes = 0;                     // what a pull would fetch in all
+  uint64_t image_bytes = 0;                     // every layer's blob size
 };
-Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<oci::Platform>& platform);
+struct PreviewOptions {
+  bool partial = true;  // plan file-level pulls where the source serves ranges
+};
+Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<oci::Platform>& platform,
+                      const PreviewOptions& popts = {});
+
+// "412 files, 3.1 MB of 253 MB" (file-level) or "2 layers, 31 MB of 253 MB".
+std::string describe_fetch(const Preview& p);
 
 struct PullResult {
   ImageRecord image;
   int layers_fetched = 0;
   int layers_reused = 0;
-  uint64_t bytes_fetched = 0;
+  uint64_t bytes_fetched = 0;   // blobs and ranges, as received
+  uint64_t image_bytes = 0;     // every layer's blob size
+  int layers_partial = 0;       // of layers_fetched, pulled file by file
+  uint64_t files_fetched = 0;   // by those partial pulls
+  uint64_t files_local = 0;     // found in the repository instead
+  // How each zstd:chunked layer was trusted: "diff_id of the rebuilt tar
+  // stream", "table of contents (no tar-split)", one line per layer.
+  std::vector<std::string> checks;
 };
+
+// "Fetched 2 layers (3.1 MB of 253 MB; 412 files by range, 9,120 found locally), reused 8".
+std::string describe_pull(const PullResult& r);
 
 struct PullOptions {
   std::optional<oci::Platform> platform;
   int jobs = 4;         // layers fetched at once
   std::string tmp_dir;  // where fetched blobs wait for import; default /var/tmp
                         // (blobs of an oci: layout are verified and read in place)
+  bool partial = true;  // file-level pulls of zstd:chunked layers where they pay
 };
 
 // Fetches what is missing of `name`, imports it and writes the image

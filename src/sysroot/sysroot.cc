@@ -358,9 +358,9 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
     }
     oci::ImageConfig cfg = oci::ImageConfig::parse(pv.config);
     auto v = cfg.labels.find("org.opencontainers.image.version");
-    res.message = fmt::format("Update available for: {}\n  Version: {}\n  Digest: {}\n  Layers to fetch: {} ({})",
+    res.message = fmt::format("Update available for: {}\n  Version: {}\n  Digest: {}\n  Layers to fetch: {} ({})\n  To fetch: {}",
                               name.str(), v == cfg.labels.end() ? "(none)" : v->second, pv.manifest.digest.str(),
-                              pv.missing_layers.size(), human_bytes(pv.missing_bytes));
+                              pv.missing_layers.size(), human_bytes(pv.missing_bytes), store::describe_fetch(pv));
     return res;
   }
 
@@ -396,11 +396,12 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
   g_key_file_unref(origin);
   res.changed = true;
   std::string pruned = cleanup(s);
-  res.message = fmt::format("{} {} ({})\n  Fetched {} layers ({}), reused {}{}",
-                            res.staged ? "Queued for next boot:" : "Deployed:", name.str(),
+  std::string checks;
+  if (ctx.verbose)
+    for (auto& c : pr.checks) checks += "\n  Verified " + c;
+  res.message = fmt::format("{} {} ({})\n  {}{}{}", res.staged ? "Queued for next boot:" : "Deployed:", name.str(),
                             pr.image.version.empty() ? pr.image.manifest_digest.short_str() : pr.image.version,
-                            pr.layers_fetched, human_bytes(pr.bytes_fetched), pr.layers_reused,
-                            pruned.empty() ? "" : "\n  " + pruned);
+                            store::describe_pull(pr), checks, pruned.empty() ? "" : "\n  " + pruned);
   return res;
 }
 

@@ -29,6 +29,7 @@ struct Context {
   std::optional<oci::Platform> platform;
   Progress* progress = nullptr;  // never null when an operation runs
   bool quiet = false;
+  bool verbose = false;  // upgrade/switch: say how each layer was verified
 };
 
 struct InstallOptions {

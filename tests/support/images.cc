@@ -1,5 +1,12 @@
 #include "support/images.h"
 
+#include <fcntl.h>
+
+#include <cstring>
+
+#include "chunked/compress.h"
+#include "util/fd.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <sys/stat.h>
@@ -148,6 +155,28 @@ WrittenImage write_oci_layout(const std::string& dir, const std::string& tag, co
   WrittenImage w;
   nlohmann::json layers = nlohmann::json::array();
   for (const std::string& tar : img.layers) {
+    if (img.zstd_chunked) {
+      TempDir t("hull-chunked-layer");
+      std::string path = t.path() + "/blob";
+      UniqueFd fd = open_file(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+      size_t pos = 0;
+      chunked::WrittenLayer wl = chunked::compress_layer(
+          [&](void* buf, size_t n) {
+            size_t k = std::min(n, tar.size() - pos);
+            std::memcpy(buf, tar.data() + pos, k);
+            pos += k;
+            return k;
+          },
+          fd.get(), chunked::CompressOptions{chunked::Format::kZstdChunked, 3});
+      std::string digest = put_blob(dir, read_file(path));
+      w.layer_digests.push_back(digest);
+      w.diff_ids.push_back(wl.diff_id.str());
+      nlohmann::json ann = nlohmann::json::object();
+      for (auto& [k, v] : wl.desc.annotations) ann[k] = v;
+      layers.push_back({{"mediaType", wl.desc.media_type}, {"digest", digest}, {"size", wl.desc.size},
+                        {"annotations", ann}});
+      continue;
+    }
     std::string blob = img.gzip ? gzip(tar) : tar;
     std::string digest = put_blob(dir, blob);
     w.layer_digests.push_back(digest);

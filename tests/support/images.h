@@ -43,6 +43,7 @@ std::string gzip(const std::string& data);
 struct HandImage {
   std::vector<std::string> layers;  // uncompressed tar streams, bottom first
   bool gzip = true;                 // store layers as tar+gzip (else plain tar)
+  bool zstd_chunked = false;        // store layers as zstd:chunked (hull's writer; overrides gzip)
   std::map<std::string, std::string> labels = {{"containers.bootc", "1"}};
   // When not empty: written as the config's rootfs.diff_ids instead of the
   // true ones (to test that a mismatch is refused).
