@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "layer/path.h"
 #include "layer/reader.h"
 #include "store/ostree.h"
 #include "util/error.h"
@@ -208,7 +209,8 @@ GRef<OstreeMutableTree> apply_ops(const std::vector<Op>& ops, const std::deque<s
     std::string csum;
     if (op.kind == Op::kHardlink) {
       auto it = file_csum.find(op.target);
-      if (it == file_csum.end()) fail("\"{}\": hardlink target \"{}\" is not a file of this layer", op.path, op.target);
+      if (it == file_csum.end()) fail("{}: hardlink target {} is not a file of this layer", layer::quote(op.path),
+                                           layer::quote(op.target));
       csum = it->second;
     } else {
       csum = slots[op.slot];
@@ -269,7 +271,7 @@ ImportedLayer import_layer(OstreeRepo* repo, int fd, const oci::Descriptor& d, c
               size_t got = 0;
               while (got < e.size) {
                 size_t n = content.read(job.data.data() + got, e.size - got);
-                if (n == 0) fail("\"{}\": short read", e.path);
+                if (n == 0) fail("{}: short read", layer::quote(e.path));
                 got += n;
               }
               pool.submit(std::move(job));
