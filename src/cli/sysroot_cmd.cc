@@ -68,6 +68,7 @@ int cmd_upgrade(Context& ctx, std::vector<std::string> args) {
   if (int rc = run_cli11(&app, ctx.prog + " upgrade", args); rc >= 0) return rc;
   Progress progress(f.quiet);
   sysroot::Context c = f.context(progress);
+  c.prog = ctx.prog;
   sysroot::UpgradeResult r = sysroot::upgrade(c, o);
   say(f.quiet && !o.check, r.message);
   if (o.apply && r.staged) reboot_now();
