@@ -24,7 +24,12 @@ echo "   built in $(( $(date +%s) - t0 )) s"
 echo "== 2. hull install to-disk"
 ssh-keygen -q -t ed25519 -N "" -f "$WORK/key"
 t0=$(date +%s)
-"$HULL" install to-disk --via-loopback --source-imgref "oci:$WORK/hull-debian:12" \
+# The host follows the image's own name (what buildah calls it, and where it
+# would be pushed), not the build machine's $WORK: bootc status on the host
+# shows localhost/hull-debian:12 (transport registry), and `bootc upgrade`
+# there says in one line that it cannot reach it. Checked by sysroot_test.
+TARGET_IMGREF=localhost/hull-debian:12
+"$HULL" install to-disk --via-loopback --source-imgref "oci:$WORK/hull-debian:12" --target-imgref "$TARGET_IMGREF" \
   --root-ssh-authorized-keys "$WORK/key.pub" "$WORK/disk.raw"
 echo "   disk.raw in $(( $(date +%s) - t0 )) s: $(du -h --apparent-size "$WORK/disk.raw" | cut -f1) apparent," \
      "$(du -h "$WORK/disk.raw" | cut -f1) allocated"

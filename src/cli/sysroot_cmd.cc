@@ -71,6 +71,7 @@ int cmd_upgrade(Context& ctx, std::vector<std::string> args) {
   Progress progress(f.quiet);
   sysroot::Context c = f.context(progress);
   c.verbose = verbose;
+  c.prog = ctx.prog;
   sysroot::UpgradeResult r = sysroot::upgrade(c, o);
   say(f.quiet && !o.check, r.message);
   if (o.apply && r.staged) reboot_now();

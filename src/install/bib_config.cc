@@ -196,6 +196,29 @@ uint64_t BibConfig::minsize_of(std::string_view mountpoint) const {
   return m;
 }
 
+// What to type instead of an [output] table: its `type` (a string or a list)
+// as --type flags and its `rootfs` as --rootfs, the flags bootc-image-builder
+// and hull build-disk take. A value that is not a plain word (it came from
+// the file, and goes into a one-line message) becomes a placeholder.
+std::string output_flags(const json& output) {
+  auto word = [](const json& v, const char* placeholder) {
+    static const std::regex re("[A-Za-z0-9][A-Za-z0-9._+-]{0,31}");
+    return v.is_string() && std::regex_match(v.get<std::string>(), re) ? v.get<std::string>() : std::string(placeholder);
+  };
+  std::string flags;
+  if (output.is_object() && output.contains("type")) {
+    const json& t = output["type"];
+    if (t.is_array() && !t.empty()) {
+      for (const json& v : t) flags += " --type " + word(v, "TYPE");
+    } else {
+      flags += " --type " + word(t, "TYPE");
+    }
+  }
+  if (output.is_object() && output.contains("rootfs")) flags += " --rootfs " + word(output["rootfs"], "FS");
+  if (flags.empty()) flags = " --type TYPE --rootfs FS";
+  return flags.substr(1);
+}
+
 BibConfig parse_bib_config(std::string_view text, const std::string& file) {
   BibConfig out;
   out.file = file;
@@ -221,6 +244,13 @@ BibConfig parse_bib_config(std::string_view text, const std::string& file) {
   }
   Walker w(file);
   if (!root.is_object()) fail("{}: expected a table at the top level", file);
+  // Some write-ups put the output in the config; bootc-image-builder refuses
+  // that (the output is chosen on its command line), and so do we, saying
+  // which flags the table meant.
+  if (root.contains("output"))
+    fail("{}: unknown key \"output\" (the output is chosen on the command line, as with bootc-image-builder: "
+         "use {} instead)",
+         file, output_flags(root["output"]));
   // Blueprint metadata is accepted and ignored; everything else must be known.
   w.only(root, "", {"customizations", "name", "description", "version"}, kSupported);
   if (root.contains("customizations")) parse_customizations(root["customizations"], w, out);

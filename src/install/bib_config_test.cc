@@ -100,7 +100,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"config.toml",
                 "[customizations.disk]\nminsize = \"1 GiB\"\n[[customizations.filesystem]]\nmountpoint = \"/\"\n",
                 "cannot be used with"},
-        BadCase{"config.yaml", "", "unsupported file extension"}));
+        BadCase{"config.yaml", "", "unsupported file extension"},
+        // An [output] table stays refused, with the flags it meant.
+        BadCase{"config.toml", "[output]\ntype = \"iso\"\nrootfs = \"ext4\"\n",
+                "unknown key \"output\" (the output is chosen on the command line, as with bootc-image-builder: "
+                "use --type iso --rootfs ext4 instead)"},
+        BadCase{"config.toml", "[customizations]\n[output]\ntype = [\"qcow2\", \"raw\"]\n",
+                "use --type qcow2 --type raw instead"},
+        BadCase{"config.json", "{\"output\": {\"rootfs\": \"xfs\"}}", "use --rootfs xfs instead"},
+        // Values that are not plain words are not echoed.
+        BadCase{"config.toml", "[output]\ntype = \"iso; rm -rf /\"\nrootfs = 4\n", "use --type TYPE --rootfs FS instead"},
+        BadCase{"config.toml", "output = \"iso\"\n", "use --type TYPE --rootfs FS instead"}));
 
 struct MountCase {
   const char* mountpoint;

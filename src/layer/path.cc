@@ -26,7 +26,7 @@ void normalize_path(std::string_view raw, std::string& out, size_t max_name, siz
     if (!out.empty()) out += '/';
     out += comp;
     if (out.size() > max_path)
-      fail("{}: path longer than {} bytes", quote(raw.substr(0, 200)), max_path);
+      fail("{}: path longer than {} bytes", quote(raw), max_path);
   }
 }
 
@@ -59,11 +59,10 @@ bool link_escapes(std::string_view path, std::string_view target) {
   return false;
 }
 
-std::string quote(std::string_view s) {
+namespace {
+
+void append_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
   for (unsigned char c : s) {
     if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
       out += static_cast<char>(c);
@@ -73,7 +72,31 @@ std::string quote(std::string_view s) {
       out += kHex[c & 0xf];
     }
   }
+}
+
+}  // namespace
+
+// Why shorten in quote() itself rather than at each caller: every caller
+// is a one-line error about a name taken from a layer, and a hostile layer
+// chooses how long that name is (pax headers allow any length). The start
+// and the end are what tell a reader which entry it was; the length says
+// how much was left out. The ellipsis is U+2026, which the escaping above
+// can never produce from the name itself (it writes non-ASCII as \xNN), so
+// it cannot be mistaken for bytes of the name.
+std::string quote(std::string_view s) {
+  std::string out;
   out += '"';
+  if (s.size() <= kQuoteMaxBytes) {
+    append_escaped(out, s);
+    out += '"';
+    return out;
+  }
+  append_escaped(out, s.substr(0, kQuoteHeadBytes));
+  out += "\u2026";
+  append_escaped(out, s.substr(s.size() - kQuoteTailBytes));
+  out += "\" (";
+  out += std::to_string(s.size());
+  out += " bytes)";
   return out;
 }
 

@@ -43,6 +43,13 @@ bool link_escapes(std::string_view path, std::string_view target);
 
 // `s` in double quotes, with bytes outside printable ASCII (and `"`, `\`)
 // written as \xNN, so that a hostile name cannot break a one-line message.
+// A name over kQuoteMaxBytes is shortened to its first kQuoteHeadBytes and
+// last kQuoteTailBytes around an ellipsis, followed by its length:
+// "usr/nnnn…nnnn" (5004 bytes). So the result is at most
+// 4 * (kQuoteHeadBytes + kQuoteTailBytes) + 24 characters, whatever `s` is.
+inline constexpr size_t kQuoteMaxBytes = 96;
+inline constexpr size_t kQuoteHeadBytes = 48;
+inline constexpr size_t kQuoteTailBytes = 32;
 std::string quote(std::string_view s);
 
 }  // namespace hull::layer

@@ -46,7 +46,7 @@ TEST(NormalizePath, Refuses) {
       ADD_FAILURE() << c.raw;
     } catch (const Error& e) {
       EXPECT_NE(e.message().find(c.why), std::string::npos) << e.message();
-      if (!c.raw.empty() && c.raw.size() < 200) {
+      if (!c.raw.empty() && c.raw.size() <= kQuoteMaxBytes) {  // longer ones are shortened
         EXPECT_NE(e.message().find(c.raw), std::string::npos) << e.message();
       }
     }
@@ -93,6 +93,47 @@ TEST(LinkEscapes, Table) {
 TEST(Quote, EscapesWhatWouldBreakALine) {
   EXPECT_EQ(quote("a/b"), "\"a/b\"");
   EXPECT_EQ(quote(std::string_view("a\nb\0\"\\\xff", 7)), "\"a\\x0ab\\x00\\x22\\x5c\\xff\"");
+}
+
+TEST(Quote, ShortensLongNamesAndSaysTheirLength) {
+  // Up to kQuoteMaxBytes: whole.
+  std::string edge(kQuoteMaxBytes, 'a');
+  EXPECT_EQ(quote(edge), "\"" + edge + "\"");
+  // One more: start…end and the length.
+  std::string over = std::string(kQuoteHeadBytes, 'h') + std::string(kQuoteMaxBytes + 1 - kQuoteHeadBytes, 't');
+  EXPECT_EQ(quote(over), "\"" + std::string(kQuoteHeadBytes, 'h') + "\u2026" + std::string(kQuoteTailBytes, 't') +
+                             "\" (97 bytes)");
+  // Escaping still applies to both ends, and bounds the worst case.
+  std::string hostile(5000, '\n');
+  std::string q = quote(hostile);
+  EXPECT_EQ(q.find('\n'), std::string::npos);
+  EXPECT_LE(q.size(), 4 * (kQuoteHeadBytes + kQuoteTailBytes) + 24) << q;
+  EXPECT_NE(q.find("(5000 bytes)"), std::string::npos) << q;
+}
+
+TEST(NormalizePath, ErrorForAHugeNameIsShortAndSaysItsLength) {
+  std::string name = "usr/" + std::string(5000, 'n');
+  std::string err;
+  try {
+    normalize_path(name);
+  } catch (const Error& e) {
+    err = e.message();
+  }
+  EXPECT_LT(err.size(), 300u) << err;
+  EXPECT_NE(err.find("\"usr/nnnn"), std::string::npos) << err;
+  EXPECT_NE(err.find("(5004 bytes)"), std::string::npos) << err;
+  EXPECT_NE(err.find("a component is 5000 bytes (limit 255)"), std::string::npos) << err;
+  // The path-length rule shortens the same way (many short components).
+  std::string deep;
+  for (int i = 0; i < 1000; i++) deep += "abcdefgh/";
+  err.clear();
+  try {
+    normalize_path(deep);
+  } catch (const Error& e) {
+    err = e.message();
+  }
+  EXPECT_LT(err.size(), 300u) << err;
+  EXPECT_NE(err.find("(9000 bytes): path longer than 4095 bytes"), std::string::npos) << err;
 }
 
 }  // namespace

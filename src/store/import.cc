@@ -48,7 +48,7 @@ ImportedLayer import_layer(OstreeRepo* repo, int fd, const oci::Descriptor& d, c
         size_t got = 0;
         while (got < e.size) {
           size_t n = content.read(data.data() + got, e.size - got);
-          if (n == 0) fail("\"{}\": short read", e.path);
+          if (n == 0) fail("{}: short read", layer::quote(e.path));
           got += n;
         }
         builder.write(slot, e, std::move(data));

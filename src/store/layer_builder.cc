@@ -214,7 +214,7 @@ struct LayerBuilder::Impl {
       if (op.kind == Op::kHardlink) {
         auto it = file_csum.find(op.target);
         if (it == file_csum.end())
-          fail("\"{}\": hardlink target \"{}\" is not a file of this layer", op.path, op.target);
+          fail("{}: hardlink target {} is not a file of this layer", layer::quote(op.path), layer::quote(op.target));
         csum = it->second;
       } else if (op.kind == Op::kMarker) {
         csum = marker;

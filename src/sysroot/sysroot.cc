@@ -25,6 +25,7 @@
 #include "util/fd.h"
 #include "util/file.h"
 #include "util/glib.h"
+#include "util/stderr_capture.h"
 
 namespace hull::sysroot {
 namespace {
@@ -341,12 +342,117 @@ std::string cleanup(OstreeSysroot* s) {
   return fmt::format("Pruned {} objects, freed {}", pr.objects_removed, human_bytes(pr.bytes_freed));
 }
 
-// Pulls `name`, then stages (booted) or deploys (directory) it on top of
-// `from`, carrying kernel arguments over with the kargs.d difference.
+// libostree (2022.7) lints every new deployment from
+// ostree_sysroot_deploy_tree_with_options (and the staging call) by
+// printing, with fprintf(stderr, ...), one line for each entry of the
+// commit's /var:
+//   note: Deploying commit C which contains content in /var/X that will be ignored.
+// There is no flag to turn it off. It is wrong for an install, where hull
+// seeds the stateroot's /var from the image itself (seed_var), and on an
+// upgrade sixteen lines say one thing. So stderr is captured around that
+// one call only (util/stderr_capture.h); the notes are kept as the /var
+// entries they name, and every other line (libostree's, GLib's, another
+// thread's) is written back to stderr unchanged, so nothing else is lost.
+//
+// Why not deploy the image without its /var: the deployment must be of the
+// image's own commit (status reads its metadata, prune keeps it by
+// checksum), and a second commit per deploy would cost a commit and a ref.
+class VarNotes {
+ public:
+  // Ends the capture, writes back what was not a note, and returns the
+  // /var entries libostree named.
+  std::vector<std::string> finish() {
+    std::string text = capture_.finish();
+    static constexpr std::string_view kHead = "note: Deploying commit ", kIn = " which contains content in /var/",
+                                      kTail = " that will be ignored.";
+    std::vector<std::string> entries;
+    std::string rest;
+    for (size_t pos = 0; pos < text.size();) {
+      size_t nl = text.find('\n', pos);
+      size_t next = nl == std::string::npos ? text.size() : nl + 1;
+      std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
+      size_t at = line.find(kIn);
+      if (line.starts_with(kHead) && at != std::string_view::npos && line.ends_with(kTail) &&
+          at + kIn.size() <= line.size() - kTail.size()) {
+        entries.emplace_back(line.substr(at + kIn.size(), line.size() - kTail.size() - at - kIn.size()));
+      } else {
+        rest.append(text, pos, next - pos);  // with its newline, if it had one
+      }
+      pos = next;
+    }
+    replay_stderr(rest);
+    return entries;
+  }
+
+ private:
+  StderrCapture capture_;
+};
+
+// One line in hull's words for the /var entries libostree would have
+// listed one by one, for an upgrade or a switch (an install seeds /var and
+// says nothing). Names are shown only when they are plain printable ASCII.
+std::string var_note(const std::vector<std::string>& entries) {
+  if (entries.empty()) return {};
+  std::string names;
+  size_t shown = 0;
+  for (const auto& e : entries) {
+    bool plain = !e.empty() && e.size() <= 32 &&
+                 std::all_of(e.begin(), e.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    if (!plain) continue;
+    if (shown == 4) {
+      names += ", …";
+      break;
+    }
+    names += (shown++ ? ", " : "") + e;
+  }
+  return fmt::format("/var of the image ({} {}{}) not applied: /var is this machine's, an image's /var only seeds "
+                     "a new install",
+                     entries.size(), entries.size() == 1 ? "entry" : "entries", names.empty() ? "" : ": " + names);
+}
+
+// A Source whose top document was fetched once already, to learn that the
+// image can be reached: the pull that follows gets the same document
+// instead of asking again.
+class ReachedSource : public image::Source {
+ public:
+  ReachedSource(std::unique_ptr<image::Source> inner, image::Doc top) : inner_(std::move(inner)), top_(std::move(top)) {}
+  std::string describe() const override { return inner_->describe(); }
+  image::Doc top() override { return top_; }
+  image::Doc child(const oci::Descriptor& d) override { return inner_->child(d); }
+  std::string blob_bytes(const oci::Descriptor& d, size_t limit) override { return inner_->blob_bytes(d, limit); }
+  void fetch_blob(const oci::Descriptor& d, int fd, ProgressBar* bar) override { inner_->fetch_blob(d, fd, bar); }
+  std::optional<std::string> local_blob(const oci::Descriptor& d) override { return inner_->local_blob(d); }
+  const oci::Reference* registry_ref() const override { return inner_->registry_ref(); }
+
+ private:
+  std::unique_ptr<image::Source> inner_;
+  image::Doc top_;
+};
+
+// Opens the image that `from` follows and fetches its top document. An
+// origin that cannot be read (a layout that is gone, a registry that
+// refuses the connection) is one line that names it and says how to follow
+// another image; later failures keep their own messages.
+std::unique_ptr<image::Source> reach_origin(Context& ctx, OstreeSysroot* s, const image::ImageName& name) {
+  std::string why;
+  try {
+    auto src = image::open_source(name, ctx.registry);
+    image::Doc top = src->top();
+    return std::make_unique<ReachedSource>(std::move(src), std::move(top));
+  } catch (const Error& e) {
+    why = e.message();
+  }
+  if (name.transport != image::Transport::kDocker && !path_exists(name.path))
+    why = name.transport == image::Transport::kOci ? "no such directory" : "no such file";
+  fail("cannot reach {} (the origin of the {} deployment): {}; use '{} switch IMAGE' to follow another image",
+       name.str(), ostree_sysroot_get_booted_deployment(s) ? "booted" : "default", why, ctx.prog);
+}
+
+// Pulls `name` from `src`, then stages (booted) or deploys (directory) it on
+// top of `from`, carrying kernel arguments over with the kargs.d difference.
 UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* from, const image::ImageName& name,
-                           bool check) {
+                           std::unique_ptr<image::Source> src, bool check) {
   OstreeRepo* repo = repo_of(s);
-  auto src = image::open_source(name, ctx.registry);
   store::ImageRecord current = store::read_image(repo, ostree_deployment_get_csum(from));
   UpgradeResult res;
 
@@ -381,15 +487,20 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
   DeploymentRef dep;
   GErr err;
   const char* osname = ostree_deployment_get_osname(from);
+  std::vector<std::string> var_entries;
   if (ostree_sysroot_get_booted_deployment(s)) {
-    if (!ostree_sysroot_stage_tree_with_options(s, osname, pr.image.commit.c_str(), origin, from, &opts, dep.out(),
-                                                nullptr, err.out()))
-      err.raise("staging the new deployment");
+    VarNotes notes;
+    bool ok = ostree_sysroot_stage_tree_with_options(s, osname, pr.image.commit.c_str(), origin, from, &opts,
+                                                     dep.out(), nullptr, err.out());
+    var_entries = notes.finish();
+    if (!ok) err.raise("staging the new deployment");
     res.staged = true;
   } else {
-    if (!ostree_sysroot_deploy_tree_with_options(s, osname, pr.image.commit.c_str(), origin, from, &opts, dep.out(),
-                                                 nullptr, err.out()))
-      err.raise("deploying");
+    VarNotes notes;
+    bool ok = ostree_sysroot_deploy_tree_with_options(s, osname, pr.image.commit.c_str(), origin, from, &opts,
+                                                      dep.out(), nullptr, err.out());
+    var_entries = notes.finish();
+    if (!ok) err.raise("deploying");
     // New default first, the previous default as the rollback.
     write_deployments(s, {dep.get(), from});
   }
@@ -398,10 +509,16 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
   std::string pruned = cleanup(s);
   std::string checks;
   if (ctx.verbose)
-    for (auto& c : pr.checks) checks += "\n  Verified " + c;
-  res.message = fmt::format("{} {} ({})\n  {}{}{}", res.staged ? "Queued for next boot:" : "Deployed:", name.str(),
+    for (auto& c : pr.checks) checks += "
+  Verified " + c;
+  std::string note = var_note(var_entries);
+  res.message = fmt::format("{} {} ({})
+  {}{}{}{}", res.staged ? "Queued for next boot:" : "Deployed:", name.str(),
                             pr.image.version.empty() ? pr.image.manifest_digest.short_str() : pr.image.version,
-                            store::describe_pull(pr), checks, pruned.empty() ? "" : "\n  " + pruned);
+                            store::describe_pull(pr), checks, pruned.empty() ? "" : "
+  " + pruned,
+                            note.empty() ? "" : "
+  " + note);
   return res;
 }
 
@@ -448,8 +565,10 @@ Installed install_to_filesystem(Context& ctx, const InstallOptions& o) {
     const image::ImageName& follow = o.target ? *o.target : o.source;
     GKeyFile* origin = new_origin(follow);
     DeploymentRef dep;
+    VarNotes notes;  // silenced: seed_var below copies the image's /var
     bool ok = ostree_sysroot_deploy_tree_with_options(s.get(), o.stateroot.c_str(), pr.image.commit.c_str(), origin,
                                                       nullptr, &opts, dep.out(), nullptr, err.out());
+    notes.finish();
     g_key_file_unref(origin);
     if (!ok) err.raise("deploying");
     if (o.target && store::image_ref(*o.target) != store::image_ref(o.source)) {
@@ -514,8 +633,9 @@ UpgradeResult upgrade(Context& ctx, const UpgradeOptions& opts) {
   lock(s.get());
   OstreeDeployment* from = current_deployment(s.get());
   image::ImageName name = origin_image(from);
+  auto src = reach_origin(ctx, s.get(), name);
   return with_context(fmt::format("upgrading from {}", name.str()),
-                      [&] { return deploy_image(ctx, s.get(), from, name, opts.check); });
+                      [&] { return deploy_image(ctx, s.get(), from, name, std::move(src), opts.check); });
 }
 
 UpgradeResult switch_image(Context& ctx, const image::ImageName& target) {
@@ -523,7 +643,8 @@ UpgradeResult switch_image(Context& ctx, const image::ImageName& target) {
   lock(s.get());
   OstreeDeployment* from = current_deployment(s.get());
   return with_context(fmt::format("switching to {}", target.str()),
-                      [&] { return deploy_image(ctx, s.get(), from, target, false); });
+                      [&] { return deploy_image(ctx, s.get(), from, target, image::open_source(target, ctx.registry),
+                                                false); });
 }
 
 std::string rollback(Context& ctx) {

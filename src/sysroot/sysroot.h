@@ -30,6 +30,7 @@ struct Context {
   Progress* progress = nullptr;  // never null when an operation runs
   bool quiet = false;
   bool verbose = false;  // upgrade/switch: say how each layer was verified
+  std::string prog = "hull";  // the command name for hints ("hull" or "bootc")
 };
 
 struct InstallOptions {
@@ -77,7 +78,9 @@ struct UpgradeResult {
 
 // Looks up the image the default deployment follows; fetches only what is
 // missing and stages (booted) or deploys (directory) it. "No update
-// available" if the digest is unchanged.
+// available" if the digest is unchanged. An origin that cannot be reached
+// is one error line: "cannot reach IMAGE (the origin of the booted
+// deployment): why; use 'hull switch IMAGE' to follow another image".
 UpgradeResult upgrade(Context& ctx, const UpgradeOptions& opts);
 
 // Like upgrade, but to another image; the origin follows it afterwards.

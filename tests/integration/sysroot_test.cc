@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -51,6 +52,13 @@ std::string deploy_dir(const Sysroot& s, const nlohmann::json& entry) {
          entry["ostree"]["checksum"].get<std::string>() + "." + std::to_string(entry["ostree"]["deploySerial"].get<int>());
 }
 
+int count_lines_with(const std::string& text, const std::string& part) {
+  std::istringstream in(text);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) n += line.find(part) != std::string::npos;
+  return n;
+}
+
 std::string slurp(const std::string& path) { return path_exists(path) ? read_file(path) : "<absent>"; }
 
 // The kernel command line of the boot entry for `checksum`: the entry whose
@@ -88,9 +96,13 @@ TEST(Sysroot, InstallUpgradeRollbackSwitchOnADirectory) {
   v1.kargs_toml = "kargs = [\"hull.k1=1\", \"hull.gone=1\"]\n";
   std::string d1 = b.push(b.build("v1", v1), "docker://" + ref);
 
-  // install
-  hull_ok({"install", "to-filesystem", "--quiet", "--sysroot", s.path(), "--source-imgref", "docker://" + ref,
-           "--karg", "hull.local=1", s.path()});
+  // install; libostree's per-entry notes on the image's /var are not shown
+  // (hull seeds /var from the image at install).
+  auto inst = hull({"install", "to-filesystem", "--quiet", "--sysroot", s.path(), "--source-imgref", "docker://" + ref,
+                    "--karg", "hull.local=1", s.path()});
+  ASSERT_EQ(inst.exit_code, 0) << inst.err;
+  EXPECT_EQ(inst.err.find("note:"), std::string::npos) << inst.err;
+  EXPECT_EQ(inst.out.find("note:"), std::string::npos) << inst.out;
   auto st = status(s);
   EXPECT_EQ(st["apiVersion"], "org.containers.bootc/v1");
   EXPECT_EQ(st["kind"], "BootcHost");
@@ -147,6 +159,13 @@ TEST(Sysroot, InstallUpgradeRollbackSwitchOnADirectory) {
 
   auto up = hull({"upgrade", "--sysroot", s.path()});
   ASSERT_EQ(up.exit_code, 0) << up.err;
+  // An upgrade does not apply the image's /var: one line says so, in place
+  // of libostree's line per entry.
+  EXPECT_EQ(up.err.find("note: Deploying commit"), std::string::npos) << up.err;
+  EXPECT_EQ(count_lines_with(up.out, "/var of the image ("), 1) << up.out;
+  size_t var_at = up.out.find("/var of the image (");
+  std::string var_line = var_at == std::string::npos ? "" : up.out.substr(var_at, up.out.find('\n', var_at) - var_at);
+  EXPECT_NE(var_line.find("lib"), std::string::npos) << var_line;  // v2 has /var/lib/hull/seed
   st = status(s);
   EXPECT_EQ(st["status"]["booted"]["image"]["imageDigest"], d2);
   EXPECT_EQ(st["status"]["booted"]["image"]["version"], "2");
@@ -211,6 +230,75 @@ TEST(Sysroot, InstallUpgradeRollbackSwitchOnADirectory) {
   EXPECT_NE(yaml.find("apiVersion: org.containers.bootc/v1"), std::string::npos) << yaml;
   std::string human = hull_ok({"status", "--format", "humanreadable", "--sysroot", s.path()});
   EXPECT_NE(human.find(other), std::string::npos) << human;
+}
+
+// The value main.sh gives --target-imgref (its TARGET_IMGREF= line), and a
+// check that its install command passes it.
+std::string main_sh_target_imgref() {
+  std::string sh = read_file(std::string(HULL_SOURCE_DIR) + "/scripts/main.sh");
+  EXPECT_NE(sh.find("install to-disk --via-loopback --source-imgref \"oci:$WORK/hull-debian:12\" --target-imgref "
+                    "\"$TARGET_IMGREF\""),
+            std::string::npos);
+  auto at = sh.find("\nTARGET_IMGREF=");
+  if (at == std::string::npos) return "";
+  at += 15;
+  return sh.substr(at, sh.find('\n', at) - at);
+}
+
+// main.sh's host follows a name it could reach, not the build machine's
+// layout path; an upgrade from an origin that cannot be reached (a layout
+// that is gone, a registry that refuses the connection) fails in one line
+// that names the origin and says how to switch.
+TEST(Sysroot, MainJobTargetAndUnreachableOrigins) {
+  TestImageBuilder b;
+  TempDir tmp("hull-origin");
+  std::string layout = tmp.path() + "/layout";
+  TestImageSpec v1;
+  v1.files = {{"/var/lib/hull/seed", "seed\n"}};
+  b.push(b.build("v1", v1), "oci:" + layout + ":1");
+
+  // As main.sh installs: the status names the target, transport registry.
+  std::string target = main_sh_target_imgref();
+  ASSERT_EQ(target, "localhost/hull-debian:12");
+  Sysroot s;
+  make_dirs(s.path());
+  auto inst = hull({"install", "to-filesystem", "-q", "--sysroot", s.path(), "--source-imgref", "oci:" + layout + ":1",
+                    "--target-imgref", target, s.path()});
+  ASSERT_EQ(inst.exit_code, 0) << inst.err;
+  EXPECT_EQ(inst.err.find("note:"), std::string::npos) << inst.err;
+  auto st = status(s);
+  EXPECT_EQ(st["spec"]["image"]["image"], target);
+  EXPECT_EQ(st["spec"]["image"]["transport"], "registry");
+  EXPECT_EQ(st["status"]["booted"]["image"]["image"]["image"], target);
+  // Nothing listens on localhost's HTTP port here (plain HTTP for localhost).
+  auto up = hull({"upgrade", "--sysroot", s.path()});
+  EXPECT_NE(up.exit_code, 0);
+  EXPECT_EQ(std::count(up.err.begin(), up.err.end(), '\n'), 1) << up.err;
+  EXPECT_TRUE(up.err.starts_with("hull: cannot reach docker://localhost/hull-debian:12 (the origin of the default "
+                                 "deployment): "))
+      << up.err;
+  EXPECT_NE(up.err.find("cannot connect to localhost"), std::string::npos) << up.err;
+  EXPECT_NE(up.err.find("; use 'hull switch IMAGE' to follow another image"), std::string::npos) << up.err;
+
+  // Installed from the layout, which is then removed.
+  Sysroot s2;
+  make_dirs(s2.path());
+  hull_ok({"install", "to-filesystem", "-q", "--sysroot", s2.path(), "--source-imgref", "oci:" + layout + ":1",
+           s2.path()});
+  fs::remove_all(layout);
+  for (auto args : {std::vector<std::string>{"upgrade"}, std::vector<std::string>{"upgrade", "--check"}}) {
+    args.insert(args.end(), {"--sysroot", s2.path()});
+    auto r = hull(args);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(r.err, "hull: cannot reach oci:" + layout + ":1 (the origin of the default deployment): no such "
+                     "directory; use 'hull switch IMAGE' to follow another image\n");
+  }
+  // And still a machine that works: switch follows another image.
+  std::string layout2 = tmp.path() + "/layout2";
+  b.push(b.build("v2", v1), "oci:" + layout2 + ":2");
+  auto sw = hull({"switch", "--sysroot", s2.path(), "--transport", "oci", layout2 + ":2"});
+  ASSERT_EQ(sw.exit_code, 0) << sw.err;
+  EXPECT_EQ(status(s2)["spec"]["image"]["image"], layout2 + ":2");
 }
 
 TEST(Sysroot, NonBootableImageIsRefusedAndNothingDeployed) {
