@@ -28,6 +28,11 @@ class RegistrySource : public Source {
   void fetch_blob(const oci::Descriptor& d, int fd, ProgressBar* bar) override {
     pool_.with([&](registry::Client& c) { c.fetch_blob(d, fd, bar); });
   }
+  bool can_fetch_ranges() const override { return true; }
+  registry::Client::RangeStats fetch_ranges(const oci::Descriptor& d, std::span<const registry::ByteRange> ranges,
+                                            const registry::Client::RangeSink& sink, ProgressBar* bar) override {
+    return pool_.with([&](registry::Client& c) { return c.fetch_ranges(d, ranges, sink, bar); });
+  }
 
  private:
   ImageName name_;
@@ -73,6 +78,11 @@ class LayoutSource : public Source {
 };
 
 }  // namespace
+
+registry::Client::RangeStats Source::fetch_ranges(const oci::Descriptor& d, std::span<const registry::ByteRange>,
+                                                  const registry::Client::RangeSink&, ProgressBar*) {
+  fail("{}: blob {}: this source cannot fetch byte ranges", describe(), d.digest.short_str());
+}
 
 std::unique_ptr<Source> open_source(const ImageName& name, const registry::Options& opts) {
   switch (name.transport) {

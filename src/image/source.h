@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "image/transport.h"
@@ -29,6 +30,14 @@ class Source {
   virtual std::string blob_bytes(const oci::Descriptor& d, size_t limit) = 0;
   // Writes blob `d` into the empty file `fd`, verified. Thread-safe.
   virtual void fetch_blob(const oci::Descriptor& d, int fd, ProgressBar* bar) = 0;
+  // True if fetch_ranges() works: registry sources.
+  virtual bool can_fetch_ranges() const { return false; }
+  // Byte ranges of blob `d`, as registry::Client::fetch_ranges() (the
+  // bytes are not verified: the caller checks what it builds from them).
+  // Thread-safe. Sources without range access throw.
+  virtual registry::Client::RangeStats fetch_ranges(const oci::Descriptor& d,
+                                                    std::span<const registry::ByteRange> ranges,
+                                                    const registry::Client::RangeSink& sink, ProgressBar* bar);
   // A local file that holds blob `d`, if the source has one.
   virtual std::optional<std::string> local_blob(const oci::Descriptor& d) { return std::nullopt; }
   // The registry reference, for registry sources (cross-repository mounts).

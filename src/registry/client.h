@@ -17,12 +17,14 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "oci/digest.h"
 #include "oci/manifest.h"
 #include "oci/reference.h"
+#include "registry/ranges.h"
 #include "util/progress.h"
 
 namespace hull::registry {
@@ -67,6 +69,36 @@ class Client {
   // is left empty. Writes with pwrite (the file offset does not move).
   // `bar` (may be null) follows the bytes; finishing it is the caller's.
   void fetch_blob(const oci::Descriptor& d, int fd, ProgressBar* bar = nullptr);
+
+  // Receives the bytes of ranges[index], `offset_in_range` bytes into it.
+  using RangeSink = std::function<void(size_t index, uint64_t offset_in_range, std::string_view data)>;
+  struct RangeStats {
+    uint64_t bytes_received = 0;  // response body bytes, multipart framing and cut bytes included
+    int requests = 0;             // GETs sent, retries included (auth challenges not)
+    bool whole_blob = false;      // the registry sent the whole blob (200) and ranges were cut from it
+  };
+
+  // Fetches byte ranges of blob `d` (a partial pull). `ranges` must be
+  // sorted, non-overlapping and inside the blob (refused otherwise; empty
+  // ranges are allowed and skipped). Every byte of every range reaches
+  // `sink` exactly once, in increasing order within a range; ranges may be
+  // served in any order. The bytes are NOT verified: the blob's digest
+  // cannot be checked from parts of it, so the caller verifies what it
+  // builds from them (each file's digest).
+  //
+  // Requests carry up to 256 ranges (a Range header under 6000 bytes);
+  // multipart/byteranges and single-part 206 answers are placed by their
+  // own Content-Range (servers merge, reorder and widen parts; bytes not
+  // asked for are cut). Fallbacks: 400/416 halve the ranges per request
+  // down to one; a 206 with one part for several ranges (storage behind a
+  // redirect) goes to one range per request; a 200 (the whole blob) is
+  // taken, and every remaining range cut from it, when more than half the
+  // blob is still wanted or the request had one range, else it is dropped
+  // and the rest is asked one range per request. Transient failures are
+  // retried like every other request, each range resuming after the bytes
+  // already delivered. `bar` (may be null) counts body bytes received.
+  RangeStats fetch_ranges(const oci::Descriptor& d, std::span<const ByteRange> ranges, const RangeSink& sink,
+                          ProgressBar* bar = nullptr);
 
   // Small blobs (configs): fetched, verified, returned; refuses > `limit`.
   std::string fetch_blob_bytes(const oci::Descriptor& d, size_t limit);

@@ -39,6 +39,15 @@ std::vector<std::span<const ByteRange>> group_ranges(std::span<const ByteRange> 
 // "bytes 100-199/5000" -> {100, 100}; nullopt if malformed (also for "*").
 std::optional<ByteRange> parse_content_range(std::string_view value);
 
+// A Content-Range with the blob size it declares ("/5000"; unset for "/*").
+struct ContentRange {
+  ByteRange range;
+  std::optional<uint64_t> total;
+};
+// As parse_content_range(), keeping the total; nullopt also when the range
+// ends past the total.
+std::optional<ContentRange> parse_content_range_total(std::string_view value);
+
 // The boundary of "multipart/byteranges; boundary=XYZ" (quoted or not, as
 // quay writes it with an unquoted ':'); nullopt for other content types.
 std::optional<std::string> multipart_boundary(std::string_view content_type);
@@ -56,8 +65,13 @@ class MultipartParser {
   void feed(std::string_view data);
   // Checks that the body ended after the closing boundary.
   void finish();
+  // Makes a part that declares a blob size other than `total` an error
+  // (an answer about another blob).
+  void expect_total(uint64_t total);
 
  private:
+  size_t step();
+  size_t boundary_tail(std::string_view s);
   enum class State { kPreamble, kHeaders, kData, kAfterData, kEpilogue };
   std::string boundary_;
   PartSink sink_;
@@ -66,6 +80,7 @@ class MultipartParser {
   ByteRange part_;
   bool have_range_ = false;
   uint64_t part_pos_ = 0;
+  std::optional<uint64_t> total_;
 };
 
 }  // namespace hull::registry

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
+#include <string_view>
 
 #include "util/error.h"
 
@@ -17,10 +19,33 @@ void registry_error(httplib::Response& res, int status, const char* code, const 
   res.set_content(fmt::format(R"({{"errors":[{{"code":"{}","message":"{}"}}]}})", code, msg), "application/json");
 }
 
-// N of "bytes=N-" (0 when absent or of another form).
-uint64_t range_start(const std::string& h) {
-  if (!h.starts_with("bytes=")) return 0;
-  return std::strtoull(h.c_str() + 6, nullptr, 10);
+// The ranges of a Range header as [start, end) of a blob of `size`
+// bytes; nullopt if malformed or unsatisfiable.
+std::optional<std::vector<std::pair<uint64_t, uint64_t>>> parse_ranges(const std::string& h, uint64_t size) {
+  if (!h.starts_with("bytes=")) return std::nullopt;
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  std::string_view rest = std::string_view(h).substr(6);
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string spec(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    while (!spec.empty() && spec.front() == ' ') spec.erase(0, 1);
+    size_t dash = spec.find('-');
+    if (dash == std::string::npos) return std::nullopt;
+    std::string a = spec.substr(0, dash), b = spec.substr(dash + 1);
+    if (a.empty()) {  // suffix: the last N bytes
+      uint64_t n = std::strtoull(b.c_str(), nullptr, 10);
+      if (n == 0) return std::nullopt;
+      out.emplace_back(size - std::min(n, size), size);
+      continue;
+    }
+    uint64_t first = std::strtoull(a.c_str(), nullptr, 10);
+    uint64_t last = b.empty() ? size - 1 : std::min<uint64_t>(std::strtoull(b.c_str(), nullptr, 10), size - 1);
+    if (first >= size || last < first) return std::nullopt;
+    out.emplace_back(first, last + 1);
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
 }
 
 }  // namespace
@@ -73,6 +98,11 @@ int FaultyRegistry::count(const std::string& method, const std::string& part) co
   return static_cast<int>(std::count_if(requests_.begin(), requests_.end(), [&](const Request& r) {
     return r.method == method && r.path.find(part) != std::string::npos;
   }));
+}
+
+size_t FaultyRegistry::range_count(const std::string& h) {
+  if (h.empty()) return 0;
+  return 1 + static_cast<size_t>(std::count(h.begin(), h.end(), ','));
 }
 
 int FaultyRegistry::token_requests() const {
@@ -136,6 +166,8 @@ void FaultyRegistry::routes() {
     });
   });
   s.Get(R"(/v2/(.+)/blobs/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    // httplib would cut a 401's body to the Range and answer 416 instead.
+    const_cast<httplib::Request&>(req).ranges.clear();
     if (authorized(&req, &res)) serve_blob(&req, &res, req.matches[2].str(), false);
   });
   s.Get(R"(/storage/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
@@ -174,53 +206,104 @@ void FaultyRegistry::serve_blob(const void* rq, void* rs, const std::string& dig
     return;
   }
   const uint64_t size = b.data->size();
-  uint64_t start = f.ignore_range ? 0 : range_start(req.get_header_value("Range"));
-  if (start > size) return registry_error(res, 416, "RANGE_INVALID", "bad range");
   res.set_header("Docker-Content-Digest", digest);
   res.set_header("Accept-Ranges", "bytes");
-  if (start > 0) {
-    res.status = 206;
-    res.set_header("Content-Range", fmt::format("bytes {}-{}/{}", start, size - 1, size));
-  } else {
-    res.status = 200;
+
+  // The answer: `len` bytes of *body from `base`; segs say where each blob
+  // byte of it is (body position, blob offset, length).
+  struct Seg {
+    uint64_t pos, blob, len;
+  };
+  std::vector<Seg> segs;
+  std::shared_ptr<const std::string> body = b.data;
+  uint64_t base = 0, len = size;
+  std::string content_type = "application/octet-stream";
+  std::string range_h = f.ignore_range ? "" : req.get_header_value("Range");
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  if (!range_h.empty()) {
+    auto parsed = parse_ranges(range_h, size);
+    if (!parsed) return registry_error(res, 416, "RANGE_INVALID", "bad range");
+    ranges = std::move(*parsed);
   }
-  bool truncate = false, corrupt = false, stall = false;
+  if (f.max_ranges > 0 && ranges.size() > f.max_ranges)
+    return registry_error(res, 400, "RANGE_INVALID", "too many ranges");
+  if (ranges.size() > 1 && f.whole_for_multi) ranges.clear();
+  if (ranges.size() > 1 && f.merge_parts) ranges = {{ranges.front().first, ranges.back().second}};
+  if (ranges.size() > 1 && f.first_range_only) ranges.resize(1);
+  if (ranges.empty()) {
+    res.status = 200;
+    segs.push_back({0, 0, size});
+  } else if (ranges.size() == 1) {
+    auto [a, e] = ranges[0];
+    res.status = 206;
+    res.set_header("Content-Range", fmt::format("bytes {}-{}/{}", a, e - 1, size));
+    base = a;
+    len = e - a;
+    segs.push_back({0, a, len});
+  } else {
+    if (f.reorder_parts) std::reverse(ranges.begin(), ranges.end());
+    res.status = 206;
+    content_type = "multipart/byteranges; boundary=" + f.boundary;
+    auto mp = std::make_shared<std::string>();
+    for (size_t i = 0; i < ranges.size(); i++) {
+      auto [a, e] = ranges[i];
+      *mp += fmt::format("{}--{}\r\nContent-Range: bytes {}-{}/{}\r\nContent-Type: application/octet-stream\r\n\r\n",
+                         i ? "\r\n" : "", f.boundary, a, e - 1, size);
+      segs.push_back({mp->size(), a, e - a});
+      mp->append(*b.data, a, e - a);
+    }
+    *mp += "\r\n--" + f.boundary + "--\r\n";
+    body = mp;
+    len = mp->size();
+  }
+  // The body position of blob byte `x` in this answer, if it holds it.
+  auto where = [&](uint64_t x) -> std::optional<uint64_t> {
+    for (const Seg& s : segs)
+      if (x >= s.blob && x < s.blob + s.len) return s.pos + (x - s.blob);
+    return std::nullopt;
+  };
+  bool truncate = false, stall = false;
+  uint64_t cut = 0, pause_at = 0;
+  std::vector<uint64_t> flips;
   if (!head) {
-    if (b.truncations < f.truncate_times && f.truncate_after > start && f.truncate_after < size) {
+    if (auto p = where(f.truncate_after); p && *p > 0 && b.truncations < f.truncate_times) {
       b.truncations++;
       truncate = true;
+      cut = *p;
     }
-    if (b.corruptions < f.corrupt_times && size / 2 >= start) {
+    if (auto p = where(size / 2); p && b.corruptions < f.corrupt_times) {
       b.corruptions++;
-      corrupt = true;
+      flips.push_back(*p);
     }
-    if (b.stalls < f.stall_times && f.stall_after >= start && f.stall_after < size) {
+    if (auto p = where(f.stall_after); p && b.stalls < f.stall_times) {
       b.stalls++;
       stall = true;
+      pause_at = *p;
     }
+    if (f.flip_in_ranges_at >= 0 && res.status == 206)
+      if (auto p = where(static_cast<uint64_t>(f.flip_in_ranges_at))) flips.push_back(*p);
   }
-  std::shared_ptr<const std::string> data = b.data;
   lk.unlock();
 
-  uint64_t announced = static_cast<uint64_t>(static_cast<int64_t>(size - start) + f.content_length_delta);
-  uint64_t cut = f.truncate_after, pause_at = f.stall_after;
+  uint64_t announced = static_cast<uint64_t>(static_cast<int64_t>(len) + f.content_length_delta);
   int pause_s = f.stall_seconds;
   auto stalled = std::make_shared<bool>(false);
   res.set_content_provider(
-      announced, "application/octet-stream",
+      announced, content_type,
       [=, this](size_t offset, size_t length, httplib::DataSink& sink) {
-        uint64_t abs = start + offset;
-        if (truncate && abs >= cut) return false;  // drop the connection
-        if (stall && !*stalled && abs >= pause_at) {
+        uint64_t at = offset;  // body position
+        if (truncate && at >= cut) return false;  // drop the connection
+        if (stall && !*stalled && at >= pause_at) {
           *stalled = true;
           pause(pause_s);
         }
-        if (abs >= size) return false;  // announced more than there is
-        uint64_t n = std::min<uint64_t>({length, 16 << 10, size - abs});
-        if (truncate && abs < cut) n = std::min(n, cut - abs);
-        if (stall && !*stalled && abs < pause_at) n = std::min(n, pause_at - abs);
-        std::string chunk = data->substr(abs, n);
-        if (corrupt && size / 2 >= abs && size / 2 < abs + n) chunk[size / 2 - abs] ^= 0x5a;
+        if (at >= len) return false;  // announced more than there is
+        uint64_t n = std::min<uint64_t>({length, 16 << 10, len - at});
+        if (truncate && at < cut) n = std::min(n, cut - at);
+        if (stall && !*stalled && at < pause_at) n = std::min(n, pause_at - at);
+        std::string chunk = body->substr(base + at, n);
+        for (uint64_t x : flips)
+          if (x >= at && x < at + n) chunk[x - at] ^= 0x5a;
         return sink.write(chunk.data(), chunk.size());
       });
 }

@@ -23,11 +23,18 @@ class Server;
 namespace hull::test {
 
 // What goes wrong when a blob is fetched. "The first K times" counts GET
-// responses of that blob that the fault applies to.
+// responses of that blob that the fault applies to. Offsets are of the
+// blob: a fault at offset X applies to an answer (whole blob, one range,
+// or a multipart/byteranges body) that holds byte X, when it sends it.
+//
+// Range requests: one range gets a 206 with Content-Range, several get a
+// 206 multipart/byteranges body (parts in the order asked), as
+// docker-registry answers them; the fields from flip_in_ranges_at on
+// change that.
 struct BlobFaults {
   uint64_t truncate_after = 0;  // close the connection at this offset...
   int truncate_times = 0;       // ...the first K times (then serve properly)
-  int corrupt_times = 0;        // flip one byte in the middle, the first K times
+  int corrupt_times = 0;        // flip the byte in the middle of the blob, the first K times
   uint64_t stall_after = 0;     // stop sending at this offset...
   int stall_seconds = 0;        // ...for this long...
   int stall_times = 0;          // ...the first K times
@@ -37,6 +44,14 @@ struct BlobFaults {
   bool ignore_range = false;    // always answer 200 with the whole blob
   int64_t content_length_delta = 0;  // announce size + delta bytes (always)
   bool redirect = false;        // answer 307 to /storage/DIGEST (as registries using S3 do)
+
+  int64_t flip_in_ranges_at = -1;  // flip this byte in every 206 answer that holds it
+  bool whole_for_multi = false;    // answer 200 with the whole blob to a request of several ranges
+  size_t max_ranges = 0;           // answer 400 to a request of more than this many ranges (0: no limit)
+  bool merge_parts = false;        // answer several ranges with one 206 part, first start to last end
+  bool first_range_only = false;   // answer several ranges with a 206 of the first one alone
+  bool reorder_parts = false;      // send multipart parts last first
+  std::string boundary = "3d6b6a416f9b5";  // multipart boundary, sent unquoted (quay's holds ':')
 };
 
 class FaultyRegistry {
@@ -64,6 +79,8 @@ class FaultyRegistry {
   oci::Digest add_manifest(const std::string& tag, std::string bytes, std::string media_type, bool chunked = false);
 
   std::vector<Request> requests() const;
+  // The number of ranges in a Range header ("bytes=0-9,20-29" -> 2; "" -> 0).
+  static size_t range_count(const std::string& range_header);
   // Requests whose method is `method` and whose path contains `part`.
   int count(const std::string& method, const std::string& part) const;
   int token_requests() const;
