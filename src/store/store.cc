@@ -24,6 +24,9 @@
 namespace hull::store {
 namespace {
 
+// Layers below this size are never pulled file by file.
+constexpr uint64_t kMinPartialBlob = 256u << 10;
+
 uint64_t parse_created(const std::string& created) {
   if (created.empty()) return 0;
   GDateTime* dt = g_date_time_new_from_iso8601(created.c_str(), nullptr);
@@ -219,7 +222,9 @@ Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<
     LayerFetch f{l, false, static_cast<uint64_t>(l.size), 0, 0, nullptr};
     std::optional<chunked::LayerInfo> info = with_context(fmt::format("layer {}", l.digest.short_str()),
                                                           [&] { return chunked::layer_info(l); });
-    if (info && popts.partial && src.can_fetch_ranges()) {
+    // Small blobs are fetched whole: one request, where a partial pull needs
+    // two or more for a few kilobytes.
+    if (info && popts.partial && src.can_fetch_ranges() && static_cast<uint64_t>(l.size) >= kMinPartialBlob) {
       if (!index) index.emplace(repo);
       auto cl = std::make_shared<ChunkedLayer>(read_chunked_layer(src, l, *info));
       PartialPlan plan = plan_partial(*cl, l, *index);

@@ -509,16 +509,12 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
   std::string pruned = cleanup(s);
   std::string checks;
   if (ctx.verbose)
-    for (auto& c : pr.checks) checks += "
-  Verified " + c;
+    for (auto& c : pr.checks) checks += "\n  Verified " + c;
   std::string note = var_note(var_entries);
-  res.message = fmt::format("{} {} ({})
-  {}{}{}{}", res.staged ? "Queued for next boot:" : "Deployed:", name.str(),
+  res.message = fmt::format("{} {} ({})\n  {}{}{}{}", res.staged ? "Queued for next boot:" : "Deployed:", name.str(),
                             pr.image.version.empty() ? pr.image.manifest_digest.short_str() : pr.image.version,
-                            store::describe_pull(pr), checks, pruned.empty() ? "" : "
-  " + pruned,
-                            note.empty() ? "" : "
-  " + note);
+                            store::describe_pull(pr), checks, pruned.empty() ? "" : "\n  " + pruned,
+                            note.empty() ? "" : "\n  " + note);
   return res;
 }
 

@@ -11,6 +11,7 @@
 #include "image/copy.h"
 #include "image/dest.h"
 #include "store/content_index.h"
+#include "store/import.h"
 #include "store/ostree.h"
 #include "store/store.h"
 #include "support/faulty_registry.h"
