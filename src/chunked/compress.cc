@@ -69,6 +69,13 @@ class ZstdFrames {
       sink_.write({out_.data(), ob.pos});
     }
   }
+  // Declares the size of the frame about to start (before its first
+  // write): zstd then sizes its tables to it and records it in the frame
+  // header, which makes the many small frames of zstd:chunked cheaper.
+  void pledge(uint64_t n) {
+    if (open_) fail("zstd: a frame size pledged in the middle of a frame");
+    check(ZSTD_CCtx_setPledgedSrcSize(c_.get(), n));
+  }
   // Ends the current frame (if anything went into it); returns the blob offset after it.
   uint64_t end_frame() {
     if (open_) {
@@ -197,13 +204,30 @@ WrittenLayer compress_chunked(const TarReader& in, int fd, int level) {
   WrittenLayer w;
   TarHeader h;
   std::string raw;
+  // The bytes before a payload are collected and compressed as one frame
+  // of known size when the payload starts (or the stream ends).
+  std::string pending;
+  auto flush_pending = [&] {
+    if (pending.empty()) return;
+    z.pledge(pending.size());
+    z.write(pending);
+    z.end_frame();
+    pending.clear();
+  };
   for (;;) {
     raw.clear();
     bool more = scan.next(h, raw);
-    z.write(raw);
+    pending += raw;
     if (!more) {
       ts.segment(raw);
-      for (std::string_view r = scan.rest(); !r.empty(); r = scan.rest()) {
+      std::string_view r = scan.rest();
+      if (r.empty()) {
+        flush_pending();
+        break;
+      }
+      z.write(pending);  // bytes after the trailer: of unknown size
+      pending.clear();
+      for (; !r.empty(); r = scan.rest()) {
         z.write(r);
         ts.segment(r);
       }
@@ -214,7 +238,9 @@ WrittenLayer compress_chunked(const TarReader& in, int fd, int level) {
     uint64_t crc = 0;
     TocEntry e;
     if (h.payload > 0) {
+      flush_pending();
       e.offset = z.end_frame();
+      z.pledge(h.payload);
       Hasher ph;
       for (std::string_view p = scan.payload(); !p.empty(); p = scan.payload()) {
         z.write(p);
