@@ -229,5 +229,54 @@ EOF)",
   EXPECT_EQ(toc.entries[1].uid, 07777777u + 5);
 }
 
+
+Toc toc_of(const std::string& blob_path, const WrittenLayer& w) {
+  std::string blob = slurp(blob_path);
+  auto info = layer_info(w.desc);
+  return parse_toc(zstd_decompress(std::as_bytes(std::span(blob.data() + info->toc.offset, info->toc.length)),
+                                   info->toc.uncompressed, "TOC"));
+}
+
+TEST_F(CompressTest, ChunkedBase256AndV7Headers) {
+  // GNU format with numbers too big for octal (base-256, a negative mtime),
+  // and a V7 header whose type is NUL.
+  sh(fmt::format(R"(python3 - {} <<'EOF'
+import tarfile, io, sys
+with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as t:
+    i = tarfile.TarInfo("big-ids"); i.size = 4; i.uid = 0o7777777 + 5; i.gid = 3; i.mtime = -1000
+    t.addfile(i, io.BytesIO(b"data"))
+    v = tarfile.TarInfo("v7file"); v.size = 2; v.type = tarfile.AREGTYPE
+    t.addfile(v, io.BytesIO(b"v7"))
+EOF)",
+                 p("b256.tar")));
+  WrittenLayer w = compress_file(p("b256.tar"), p("b256.zst"), Format::kZstdChunked);
+  check_chunked(p("b256.tar"), p("b256.zst"), w);
+  Toc toc = toc_of(p("b256.zst"), w);
+  ASSERT_EQ(toc.entries.size(), 2u);
+  EXPECT_EQ(toc.entries[0].uid, 07777777u + 5);
+  EXPECT_EQ(toc.entries[0].mtime, -1000);
+  EXPECT_EQ(toc.entries[1].type, "reg");
+}
+
+TEST_F(CompressTest, ChunkedRefusesDamagedTars) {
+  make_tree(p("tree"));
+  sh(fmt::format("tar -C {} -cf {} .", p("tree"), p("t.tar")));
+  std::string tar = slurp(p("t.tar"));
+  // Cut inside the big file's content.
+  write_file_atomic(p("cut.tar"), tar.substr(0, tar.size() / 2));
+  EXPECT_THROW(compress_file(p("cut.tar"), p("out"), Format::kZstdChunked), Error);
+  // A damaged header after the first.
+  std::string bad = tar;
+  size_t second = 512;  // "./" has no content: the next header follows
+  bad[second + 10] ^= 0x40;
+  write_file_atomic(p("bad.tar"), bad);
+  EXPECT_THROW(compress_file(p("bad.tar"), p("out"), Format::kZstdChunked), Error);
+  // A GNU sparse file.
+  sh(fmt::format("mkdir -p {0}/sp && truncate -s 10M {0}/sp/hole && printf x >> {0}/sp/hole && "
+                 "tar -C {0}/sp -S -cf {1} hole",
+                 p(""), p("sparse.tar")));
+  EXPECT_THROW(compress_file(p("sparse.tar"), p("out"), Format::kZstdChunked), Error);
+}
+
 }  // namespace
 }  // namespace hull::chunked
