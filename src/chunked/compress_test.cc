@@ -159,6 +159,27 @@ void check_chunked(const std::string& tar_path, const std::string& blob_path, co
   }
   EXPECT_EQ(files, w.files);
 
+  // A second tar reader (python's tarfile) sees the same entries as the TOC.
+  write_file_atomic(blob_path + ".toc.json", toc_json(toc));
+  sh(fmt::format(R"(python3 - {} {}.toc.json <<'EOF'
+import json, math, sys, tarfile
+toc = json.load(open(sys.argv[2]))["entries"]
+kinds = {{tarfile.REGTYPE: "reg", tarfile.AREGTYPE: "reg", tarfile.LNKTYPE: "hardlink", tarfile.SYMTYPE: "symlink",
+         tarfile.DIRTYPE: "dir", tarfile.CHRTYPE: "char", tarfile.BLKTYPE: "block", tarfile.FIFOTYPE: "fifo"}}
+members = tarfile.open(sys.argv[1]).getmembers()
+assert len(members) == len(toc), (len(members), len(toc))
+for m, e in zip(members, toc):
+    want = (m.name.rstrip("/"), kinds[m.type], m.linkname, m.mode, m.size if m.isreg() else e.get("size", 0),
+            m.uid, m.gid, m.devmajor, m.devminor)
+    got = (e["name"].rstrip("/"), e["type"], e.get("linkName", ""), e.get("mode", 0), e.get("size", 0),
+           e.get("uid", 0), e.get("gid", 0), e.get("devMajor", 0), e.get("devMinor", 0))
+    assert want == got, (want, got)
+    xattrs = {{k[13:]: v for k, v in m.pax_headers.items() if k.startswith("SCHILY.xattr.")}}
+    assert len(xattrs) == len(e.get("xattrs", {{}})), (m.name, xattrs, e.get("xattrs"))
+    assert e["modtime"].startswith("1969") == (m.mtime < 0), (m.name, m.mtime, e["modtime"])
+EOF)",
+                 tar_path, blob_path));
+
   // The tar-split with the files' contents rebuilds the tar.
   std::string rebuilt;
   rebuild_tar(
