@@ -112,6 +112,16 @@ TEST_F(CompressTest, ChunkedRefusesWhatIsNotATar) {
   EXPECT_THROW(compress_file(p("in"), p("out"), Format::kZstdChunked), Error);
 }
 
+TEST_F(CompressTest, ChunkedEmptyTar) {
+  // An empty layer: just the two zero blocks (and the zero padding GNU tar adds to 10 KiB).
+  sh(fmt::format("tar -cf {} -T /dev/null", p("empty.tar")));
+  WrittenLayer w = compress_file(p("empty.tar"), p("empty.zst"), Format::kZstdChunked);
+  EXPECT_EQ(w.tar_bytes, 10240u);
+  EXPECT_EQ(w.files, 0u);
+  sh(fmt::format("zstd -qdc < {} | cmp - {}", p("empty.zst"), p("empty.tar")));
+  ASSERT_TRUE(layer_info(w.desc));
+}
+
 // Everything a reader of a zstd:chunked blob relies on, checked against `tar`.
 void check_chunked(const std::string& tar_path, const std::string& blob_path, const WrittenLayer& w) {
   std::string tar = slurp(tar_path);
