@@ -222,17 +222,17 @@ TEST_F(CompressTest, ChunkedGnuTar) {
   EXPECT_EQ(w.files, 4u);  // small, big, the long-named file, zeros
 }
 
-TEST_F(CompressTest, ChunkedPaxTarWithXattrsAndGlobalHeader) {
+TEST_F(CompressTest, ChunkedPaxTarWithXattrs) {
   make_tree(p("tree"));
   // GNU tar's pax format: atime/ctime records, long names as pax paths.
   sh(fmt::format("tar -C {} --format=pax -cf {} .", p("tree"), p("pax.tar")));
   WrittenLayer w = compress_file(p("pax.tar"), p("pax.zst"), Format::kZstdChunked);
   check_chunked(p("pax.tar"), p("pax.zst"), w);
 
-  // python's tarfile: SCHILY.xattr.* records, a global header, fractional mtimes, base-256 uid.
+  // python's tarfile: SCHILY.xattr.* records, fractional mtimes, a uid too big for octal.
   sh(fmt::format(R"(python3 - {} <<'EOF'
 import tarfile, io, sys
-with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT, pax_headers={{"comment": "global"}}) as t:
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
     data = b"x" * 5000
     i = tarfile.TarInfo("etc/with-xattrs")
     i.size = len(data); i.mtime = 1700000000.25
@@ -249,7 +249,7 @@ EOF)",
   auto info = layer_info(w.desc);
   Toc toc = parse_toc(zstd_decompress(std::as_bytes(std::span(blob.data() + info->toc.offset, info->toc.length)),
                                       info->toc.uncompressed, "TOC"));
-  ASSERT_EQ(toc.entries.size(), 3u);  // the global header is not an entry
+  ASSERT_EQ(toc.entries.size(), 3u);
   const TocEntry& x = toc.entries[0];
   EXPECT_EQ(x.name, "etc/with-xattrs");
   EXPECT_EQ(x.mtime, 1700000000);
@@ -287,6 +287,24 @@ EOF)",
   EXPECT_EQ(toc.entries[0].uid, 07777777u + 5);
   EXPECT_EQ(toc.entries[0].mtime, -1000);
   EXPECT_EQ(toc.entries[1].type, "reg");
+}
+
+TEST_F(CompressTest, ChunkedRefusesWhatATocCannotHold) {
+  // A pax global header, and a name twice (as "./a" and "a"): containers/storage
+  // refuses both when it writes a zstd:chunked layer, and when it reads one.
+  sh(fmt::format(R"(python3 - {} {} <<'EOF'
+import tarfile, io, sys
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT, pax_headers={{"comment": "global"}}) as t:
+    t.addfile(tarfile.TarInfo("a"), io.BytesIO(b""))
+with tarfile.open(sys.argv[2], "w", format=tarfile.GNU_FORMAT) as t:
+    t.addfile(tarfile.TarInfo("./a"), io.BytesIO(b""))
+    t.addfile(tarfile.TarInfo("a"), io.BytesIO(b""))
+EOF)",
+                 p("g.tar"), p("dup.tar")));
+  for (const char* t : {"g.tar", "dup.tar"}) {
+    EXPECT_THROW(compress_file(p(t), p("out"), Format::kZstdChunked), Error) << t;
+    EXPECT_NO_THROW(compress_file(p(t), p("out"), Format::kZstd)) << t;
+  }
 }
 
 TEST_F(CompressTest, ChunkedRefusesDamagedTars) {
