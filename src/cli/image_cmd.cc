@@ -44,6 +44,8 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   registry::Options dst_opts = df.options();
   dst_opts.chunk_size = chunk;
 
+  std::optional<chunked::Format> format;  // checked before anything is opened or created
+  if (!compress.empty()) format = chunked::parse_format(compress);
   image::ImageName src_n = image::ImageName::parse(src_name);
   image::ImageName dst_n = image::ImageName::parse(dst_name);
   auto src = image::open_source(src_n, sf.options());
@@ -52,7 +54,7 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   opts.all = all;
   opts.platform = platform_flag(platform);
   opts.jobs = jobs;
-  if (!compress.empty()) opts.compress = chunked::parse_format(compress);
+  opts.compress = format;
   Progress progress(quiet);
   image::CopyResult r = image::copy_image(*src, *dst, opts, progress);
   if (!quiet)

@@ -129,6 +129,7 @@ TEST(ImageRecompress, EveryFormatIntoALayout) {
                   "oci:" + tmp.path() + "/bad:1"});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("lz4"), std::string::npos) << bad.err;
+  EXPECT_FALSE(path_exists(tmp.path() + "/bad"));  // refused before the destination is created
 }
 
 }  // namespace
