@@ -5,7 +5,10 @@
 // tables of contents that lie are refused with nothing kept.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <random>
+
+#include <nlohmann/json.hpp>
 
 #include "chunked/toc.h"
 #include "image/copy.h"
@@ -181,6 +184,135 @@ TEST(PartialPull, LegacyBuildahZstdChunked) {
   store::PullResult f2 = full.pull(ref2, false);
   EXPECT_EQ(r2.image.commit, f2.image.commit);
   EXPECT_EQ(CommitTree(env.repo.get(), r2.image.commit).read("usr/share/hull/f05"), noise(8192, 555));
+}
+
+
+// ---- hostile registries and tables of contents -----------------------------
+
+// An image of a layout served by the faulty registry, with faults or
+// rewritten layers for its first layer.
+struct Served {
+  std::string ref;            // docker://HOST/os/hostile:TAG
+  oci::Descriptor layer0;     // the first layer as the manifest lists it
+};
+
+std::string read_blob(const std::string& layout, const std::string& digest) {
+  return read_file(layout + "/blobs/sha256/" + oci::Digest::parse(digest).encoded());
+}
+
+// Serves image `tag` of `layout`; `rewrite` may change the first layer's
+// blob and descriptor (then the manifest is rewritten to match).
+Served serve(FaultyRegistry& reg, const std::string& layout, const std::string& tag, BlobFaults faults = {},
+             const std::function<void(std::string& blob, nlohmann::json& desc)>& rewrite = {}) {
+  auto src = image::open_source(image::ImageName::parse("oci:" + layout + ":" + tag), registry::Options{});
+  image::Doc top = src->top();
+  nlohmann::json m = nlohmann::json::parse(top.bytes);
+  for (size_t i = 0; i < m["layers"].size(); i++) {
+    nlohmann::json& desc = m["layers"][i];
+    std::string blob = read_blob(layout, desc["digest"]);
+    if (i == 0 && rewrite) rewrite(blob, desc);
+    desc["digest"] = reg.add_blob(blob, i == 0 ? faults : BlobFaults{}).str();
+    desc["size"] = blob.size();
+  }
+  reg.add_blob(read_blob(layout, m["config"]["digest"]));
+  reg.add_manifest(tag, m.dump(), "application/vnd.oci.image.manifest.v1+json");
+  Served out;
+  out.ref = "docker://" + reg.host() + "/os/hostile:" + tag;
+  out.layer0 = oci::Manifest::parse(m.dump()).layers[0];
+  return out;
+}
+
+struct Hostile {
+  FaultyRegistry reg;
+  RepoEnv env;
+  std::string layout = env.tmp.path() + "/layout";
+  Hostile() {
+    write_oci_layout(layout, "1", HandImage{.layers = {data_layer(), etc_layer("v1\n")}, .zstd_chunked = true});
+    write_oci_layout(layout, "2", HandImage{.layers = {data_layer(7), etc_layer("v1\n")}, .zstd_chunked = true});
+    env.pull(serve(reg, layout, "1").ref);
+  }
+  // Pulls `s`, expecting a refusal; checks nothing of it was kept.
+  std::string refused(const Served& s) {
+    std::string err = error_of([&] { env.pull(s.ref); });
+    EXPECT_FALSE(store::resolve_ref(env.repo.get(), store::layer_ref(s.layer0.digest)).has_value());
+    EXPECT_EQ(list_refs(env.repo.get(), "hull/image").size(), 1u);  // v1 only
+    return err;
+  }
+};
+
+uint64_t toc_offset_of(const std::string& blob_annotations_json, const std::string& layout, const oci::Descriptor& d,
+                       const std::string& name) {
+  auto info = chunked::layer_info(d);
+  std::string blob = read_blob(layout, d.digest.str());
+  std::string z = blob.substr(info->toc.offset, info->toc.length);
+  chunked::Toc toc = chunked::parse_toc(chunked::zstd_decompress(
+      {reinterpret_cast<const std::byte*>(z.data()), z.size()}, info->toc.uncompressed, "toc"));
+  for (auto& e : toc.entries)
+    if (e.name.ends_with(name)) return (e.offset + e.end_offset) / 2;
+  return 0;
+}
+
+TEST(PartialPull, WrongBytesInARangeAreRefusedAndNothingIsKept) {
+  Hostile h;
+  auto src = image::open_source(image::ImageName::parse("oci:" + h.layout + ":2"), registry::Options{});
+  image::Doc top = src->top();
+  oci::Descriptor d = oci::Manifest::parse(top.bytes).layers[0];
+  uint64_t at = toc_offset_of("", h.layout, d, "data/f07");
+  ASSERT_GT(at, 0u);
+  std::string err = h.refused(serve(h.reg, h.layout, "2", BlobFaults{.flip_in_ranges_at = static_cast<int64_t>(at)}));
+  EXPECT_NE(err.find("f07"), std::string::npos) << err;
+  EXPECT_LT(err.size(), 400u) << err;
+}
+
+TEST(PartialPull, ATableOfContentsThatDoesNotMatchTheManifestIsRefusedBeforeAnyFile) {
+  Hostile h;
+  Served s = serve(h.reg, h.layout, "2", {}, [](std::string&, nlohmann::json& desc) {
+    desc["annotations"][std::string(chunked::kManifestChecksumKey)] = oci::Digest::of("another toc").str();
+  });
+  int before = h.reg.count("GET", "/blobs/");
+  std::string err = h.refused(s);
+  EXPECT_NE(err.find("table of contents"), std::string::npos) << err;
+  EXPECT_NE(err.find("checksum"), std::string::npos) << err;
+  // One request for the table itself, none for any file.
+  EXPECT_EQ(h.reg.count("GET", "/blobs/") - before, 2) << "the config and the table of contents only";
+}
+
+// A table of contents that the manifest vouches for but that lies about a
+// file (it gives f07 the digest of f08, which the repository holds): the
+// rebuild of the tar stream from the tar-split refuses it (the file's
+// CRC-64 there, then the diff_id of the whole stream).
+TEST(PartialPull, ATableOfContentsThatLiesAboutAFileIsCaughtByTheTarSplit) {
+  Hostile h;
+  Served s = serve(h.reg, h.layout, "2", {}, [](std::string& blob, nlohmann::json& desc) {
+    oci::Descriptor d;
+    d.media_type = desc["mediaType"];
+    d.size = static_cast<int64_t>(blob.size());
+    for (auto& [k, v] : desc["annotations"].items()) d.annotations[k] = v;
+    auto info = chunked::layer_info(d);
+    std::string z = blob.substr(info->toc.offset, info->toc.length);
+    nlohmann::json toc = nlohmann::json::parse(chunked::zstd_decompress(
+        {reinterpret_cast<const std::byte*>(z.data()), z.size()}, info->toc.uncompressed, "toc"));
+    std::string f08;
+    for (auto& e : toc["entries"])
+      if (e.value("name", "").ends_with("data/f08")) f08 = e["digest"];
+    for (auto& e : toc["entries"])
+      if (e.value("name", "").ends_with("data/f07")) e["digest"] = f08;
+    std::string json = toc.dump();
+    std::string newz = run_ok({"zstd", "-q", "-c"}, RunOptions{.input = json});
+    std::string ts = blob.substr(info->tar_split->offset, info->tar_split->length);
+    std::string out = blob.substr(0, info->toc.offset - 8);
+    chunked::Position tp{out.size() + 8, newz.size(), json.size()};
+    out += chunked::skippable_frame_header(static_cast<uint32_t>(newz.size())) + newz;
+    chunked::Position sp{out.size() + 8, ts.size(), info->tar_split->uncompressed};
+    out += chunked::skippable_frame_header(static_cast<uint32_t>(ts.size())) + ts;
+    std::string footer = chunked::footer_bytes(chunked::Footer{false, tp, sp});
+    out += chunked::skippable_frame_header(static_cast<uint32_t>(footer.size())) + footer;
+    blob = out;
+    for (auto& [k, v] : chunked::annotations(oci::Digest::of(newz), tp, sp)) desc["annotations"][k] = v;
+  });
+  std::string err = h.refused(s);
+  EXPECT_NE(err.find("tar-split"), std::string::npos) << err;
+  EXPECT_NE(err.find("f07"), std::string::npos) << err;
 }
 
 }  // namespace
