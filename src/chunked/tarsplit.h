@@ -51,4 +51,16 @@ class TarSplitWriter {
 // checksum). Incremental: crc = crc64_iso_update(crc, data); start with 0.
 uint64_t crc64_iso_update(uint64_t crc, std::string_view data);
 
+// Reads up to `n` bytes of one file's content into `buf`; 0 at its end.
+using ContentReader = std::function<size_t(void* buf, size_t n)>;
+
+// Rebuilds the tar stream that `entries` record: segments as they are, and
+// for each kFile entry with size > 0 the bytes read from open(entry), which
+// must be exactly `size` bytes whose CRC-64/ISO is the entry's payload
+// (Error naming the file otherwise). The stream goes to `out` in pieces, in
+// order. Files of size 0 are not opened.
+void rebuild_tar(const std::vector<TarSplitEntry>& entries,
+                 const std::function<ContentReader(const TarSplitEntry&)>& open,
+                 const std::function<void(std::string_view)>& out);
+
 }  // namespace hull::chunked

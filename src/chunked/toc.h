@@ -96,11 +96,14 @@ struct TocEntry {
   std::string type;       // "reg", "hardlink", "symlink", "dir", "char", "block", "fifo", "chunk"
   std::string name;       // as in the tar header (may start with "./" or "/")
   std::string link_name;  // hardlink target (a tar name) or symlink target
-  uint32_t mode = 0;      // permission bits incl. setuid/setgid/sticky (07777)
+  uint32_t mode = 0;      // the tar header's mode field as is (permission bits incl. setuid/setgid/sticky,
+                          // with the file type bits only if the tar has them), as Go's archive/tar reads it
   uint64_t size = 0;
   uint32_t uid = 0, gid = 0;
   std::optional<int64_t> mtime;  // seconds since the epoch ("modtime", RFC 3339)
   uint32_t mtime_nsec = 0;
+  std::optional<int64_t> atime, ctime;  // "accesstime", "changetime" (pax or GNU headers)
+  uint32_t atime_nsec = 0, ctime_nsec = 0;
   uint32_t dev_major = 0, dev_minor = 0;
   // name -> value bytes (decoded from base64), sorted by name.
   std::vector<std::pair<std::string, std::string>> xattrs;
@@ -125,6 +128,13 @@ struct Toc {
 Toc parse_toc(std::string_view json);
 // TOC JSON as containers/storage writes it (fields omitted when empty/zero).
 std::string toc_json(const Toc& toc);
+
+// A time as Go's time.Time.MarshalJSON writes it in UTC (RFC 3339, the
+// fraction's trailing zeros dropped): "2024-05-01T10:00:00.5Z". Throws for
+// years outside 0-9999.
+std::string rfc3339(int64_t sec, uint32_t nsec);
+// Parses RFC 3339 ("Z" or a "+hh:mm" offset, any fraction up to ns).
+std::pair<int64_t, uint32_t> parse_rfc3339(std::string_view s);
 
 // Decompresses one or more zstd frames in `data`; refuses (Error naming
 // `what`) output over `max_out` bytes or a damaged stream.
