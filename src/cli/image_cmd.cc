@@ -96,14 +96,14 @@ int image_rechunk(Context& ctx, std::vector<std::string> args) {
       "source package), small packages in stable buckets, unowned files by directory, the dpkg database and "
       "files that change with every build in a small last layer. The same tree always gives the same layers, "
       "so an update changes the layers of the packages that changed. Mtimes are $SOURCE_DATE_EPOCH, else 0."};
-  std::string src_name, dst_name, platform, authfile, src_authfile, dst_authfile, format = "tar";
+  std::string src_name, dst_name, platform, authfile, src_authfile, dst_authfile, format = "zstd:chunked";
   bool quiet = false, src_tls = true, dst_tls = true;
   int max_layers = 64;
   app.add_option("SOURCE", src_name, "image to rechunk (docker://REF, oci:DIR[:NAME], oci-archive:FILE[:NAME])")
       ->required();
   app.add_option("DESTINATION", dst_name, "where to write the rechunked image")->required();
   app.add_option("--max-layers", max_layers, "at most this many layers (default 64)")->check(CLI::Range(2, 500));
-  app.add_option("--dest-compress-format", format, "layer compression: gzip, zstd, zstd:chunked or tar (default tar)");
+  app.add_option("--dest-compress-format", format, "layer compression: gzip, zstd or zstd:chunked (default)");
   app.add_flag("-q,--quiet", quiet, "no progress output and no summary");
   app.add_option("--platform", platform, "OS/ARCH[/VARIANT] to pick from an index (default: this host's)");
   app.add_option("--authfile", authfile, "credentials file for both sides");
@@ -115,7 +115,7 @@ int image_rechunk(Context& ctx, std::vector<std::string> args) {
 
   rechunk::Options opts;
   opts.max_layers = max_layers;
-  opts.format = rechunk::parse_layer_format(format);
+  opts.format = chunked::parse_format(format);
   opts.platform = platform_flag(platform);
   RegistryFlags sf{src_authfile.empty() ? authfile : src_authfile, src_tls};
   RegistryFlags df{dst_authfile.empty() ? authfile : dst_authfile, dst_tls};

@@ -335,34 +335,17 @@ class TarStream {
   std::unordered_map<std::string, std::string> first_;  // checksum -> first path in this layer
 };
 
-// The seam between the tar stream and the blob: plain tar here; gzip, zstd
-// and zstd:chunked through chunked::compress_layer once chunked/ is built.
-struct Blob {
-  oci::Descriptor desc;
-  oci::Digest diff_id;
-  uint64_t tar_bytes = 0;
-};
-
-Blob write_blob(TarStream& tar, int fd, LayerFormat format, ProgressBar* bar) {
-  if (format != LayerFormat::kTar) fail("compressed layers are not available in this build: use tar");
-  Hasher h;
-  std::vector<char> buf(1u << 20);
-  uint64_t total = 0;
-  for (;;) {
-    size_t n = tar.read(buf.data(), buf.size());
-    if (n == 0) break;
-    h.update(buf.data(), n);
-    write_all(fd, std::string_view(buf.data(), n), "writing a layer");
-    total += n;
-    if (bar) bar->add(n);
-  }
-  Blob b;
-  b.diff_id = oci::Digest::parse("sha256:" + h.hex_final());
-  b.tar_bytes = total;
-  b.desc.media_type = std::string(oci::media::kOciLayer);
-  b.desc.digest = b.diff_id;
-  b.desc.size = static_cast<int64_t>(total);
-  return b;
+// Compresses the tar stream of one layer into `fd`.
+chunked::WrittenLayer write_blob(TarStream& tar, int fd, chunked::Format format, ProgressBar* bar) {
+  chunked::CompressOptions co;
+  co.format = format;
+  return chunked::compress_layer(
+      [&](void* buf, size_t n) {
+        size_t got = tar.read(buf, n);
+        if (bar) bar->add(got);
+        return got;
+      },
+      fd, co);
 }
 
 // The blobs written here, handed to image::Dest as a Source.
@@ -420,14 +403,6 @@ std::vector<const Node*> layer_entries(const Group& g, const std::vector<const N
 }
 
 }  // namespace
-
-LayerFormat parse_layer_format(std::string_view s) {
-  if (s == "tar" || s == "none") return LayerFormat::kTar;
-  if (s == "gzip") return LayerFormat::kGzip;
-  if (s == "zstd") return LayerFormat::kZstd;
-  if (s == "zstd:chunked") return LayerFormat::kZstdChunked;
-  fail("unknown layer format \"{}\" (use gzip, zstd, zstd:chunked or tar)", s);
-}
 
 Result rechunk_image(image::Source& src, image::Dest& dst, const Options& opts, Progress& progress) {
   return with_context(fmt::format("rechunking {}", src.describe()), [&] {
@@ -529,7 +504,7 @@ Result rechunk_image(image::Source& src, image::Dest& dst, const Options& opts, 
             std::string path = fmt::format("{}/layer-{:03}", work.path(), i);
             ProgressBar* bar = progress.bar(g.label.substr(0, 40), g.bytes);
             UniqueFd fd = open_file(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-            Blob b = with_context(fmt::format("layer \"{}\"", g.label),
+            chunked::WrittenLayer b = with_context(fmt::format("layer \"{}\"", g.label),
                                   [&] { return write_blob(tar, fd.get(), opts.format, bar); });
             fd.close(path);
             bar->finish("written");

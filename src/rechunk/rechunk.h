@@ -16,8 +16,9 @@
 //            targets and the ostree checksum of every file.
 //   plan     rechunk/group.h groups the files (rules below).
 //   write    each group becomes one tar (rechunk/tar.h, deterministic) and is
-//            compressed (gzip, zstd, zstd:chunked; plain tar before
-//            chunked/ is built in), two layers at a time.
+//            compressed by chunked::compress_layer (zstd:chunked by default,
+//            zstd, gzip), two layers at a time; the tar is produced on demand
+//            from the repository, never written out uncompressed.
 //   publish  a new config (the old one with rootfs.diff_ids and history
 //            replaced) and an OCI manifest (the old annotations) go to DST
 //            through image::Dest.
@@ -74,6 +75,7 @@
 #include <string>
 #include <vector>
 
+#include "chunked/compress.h"
 #include "image/dest.h"
 #include "image/source.h"
 #include "util/phases.h"
@@ -81,14 +83,9 @@
 
 namespace hull::rechunk {
 
-// How layers are written: "none" (plain tar), or a format of chunked/compress.h.
-enum class LayerFormat { kTar, kGzip, kZstd, kZstdChunked };
-// "tar", "gzip", "zstd", "zstd:chunked"; throws naming the accepted ones.
-LayerFormat parse_layer_format(std::string_view s);
-
 struct Options {
   int max_layers = 64;                    // at least 2
-  LayerFormat format = LayerFormat::kTar;
+  chunked::Format format = chunked::Format::kZstdChunked;
   std::optional<oci::Platform> platform;  // from an index; default the host's
   int jobs = 2;                           // layers written at once
   std::string tmp_dir;                    // default /var/tmp

@@ -160,6 +160,16 @@ TEST_F(Rechunk, OnePackageChangedChangesItsLayerAndTheMetadataOnly) {
   EXPECT_EQ(differing, (std::vector<std::string>{"hull rechunk: packages gamma",
                                                  "hull rechunk: dpkg database and files that change with every build"}));
 
+  // zstd:chunked by default; another format keeps the same tar streams.
+  for (auto& l : m1["layers"]) {
+    EXPECT_EQ(l["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd");
+    EXPECT_TRUE(l["annotations"].contains("io.github.containers.zstd-chunked.manifest-checksum")) << l.dump();
+  }
+  rechunk("oci:" + in_ + ":v1", "oci:" + tmp_.path() + "/gz:v1", {"--dest-compress-format", "gzip", "--quiet"});
+  auto mg = manifest_of(tmp_.path() + "/gz", "v1");
+  EXPECT_EQ(mg["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar+gzip");
+  EXPECT_EQ(blob_json(tmp_.path() + "/gz", mg["config"]["digest"])["rootfs"], c1["rootfs"]);
+
   // Twice: the same manifest, byte for byte.
   rechunk("oci:" + in_ + ":v1", "oci:" + tmp_.path() + "/again:v1");
   EXPECT_EQ(manifest_of(tmp_.path() + "/again", "v1")["_digest"], m1["_digest"]);
