@@ -131,8 +131,9 @@ int image_rechunk(Context& ctx, std::vector<std::string> args) {
       blob_bytes += static_cast<uint64_t>(l.desc.size);
       tar_bytes += l.tar_bytes;
     }
-    fmt::print(stderr, "Rechunked {} layers ({}) into {} layers: {} files, {} of tar, {} written; manifest {}; {:.1f} s\n",
-               r.input_layers, human_bytes(r.input_bytes), r.layers.size(), r.files, human_bytes(tar_bytes),
+    fmt::print(stderr, "Rechunked {} layer{} ({}) into {} layers: {} files, {} of tar, {} written; manifest {}; {:.1f} s\n",
+               r.input_layers, r.input_layers == 1 ? "" : "s", human_bytes(r.input_bytes), r.layers.size(), r.files,
+               human_bytes(tar_bytes),
                human_bytes(blob_bytes), r.manifest_digest.str(), secs);
     for (auto& [name, s] : r.phases) fmt::print(stderr, "  {:<32} {:6.1f} s\n", name, s);
   }

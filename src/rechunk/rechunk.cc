@@ -304,8 +304,11 @@ class TarStream {
     if (e.type == TarHeader::kSymlink) h.link = e.target;
     bool stream = false;
     if (e.type == TarHeader::kFile) {
-      auto [it, fresh] = first_.emplace(e.checksum, e.path);
-      if (!fresh && e.size > 0) {
+      // Not in etc/ and var/: files edited in place there must not share an
+      // inode with another file that merely had the same bytes.
+      bool linkable = e.size > 0 && !e.path.starts_with("etc/") && !e.path.starts_with("var/");
+      auto [it, fresh] = linkable ? first_.emplace(e.checksum, e.path) : std::pair{first_.end(), true};
+      if (!fresh) {
         h.type = TarHeader::kHardlink;
         h.link = it->second;
       } else {

@@ -34,7 +34,10 @@
 //   - The unit of grouping is the source package (status "Source:", else
 //     the package itself): libc6, libc-bin and libc-l10n are upgraded
 //     together, so they share a layer and one glibc update changes one
-//     layer, not three.
+//     layer, not three. Priority is read but not used: Debian's security
+//     updates hit required and optional packages alike, and the source
+//     predicts what changes together better. Sizes are the bytes found in
+//     the tree, not Installed-Size (which counts excluded documentation).
 //   - Budget of N = --max-layers (default 64, as ostree-ext: half of the
 //     128 overlay layers a runtime can stack): one metadata layer; an
 //     eighth of the rest for unowned files; of what remains a quarter (1..16)
@@ -62,9 +65,10 @@
 // Determinism: the same tree gives byte-identical layers (hence the same
 // diff_ids, digests and manifest): entries sorted by path; one tar format
 // (rechunk/tar.h: ustar + pax only where needed, numeric owners, xattrs as
-// SCHILY.xattr); within a layer, a regular file with the same ostree
-// checksum (same content, owner, mode and xattrs) as an earlier one is a
-// hardlink to it; no atime/ctime; every mtime is SOURCE_DATE_EPOCH when set,
+// SCHILY.xattr); within a layer, a non-empty regular file with the same
+// ostree checksum (same content, owner, mode and xattrs) as an earlier one
+// is a hardlink to it, as in an ostree checkout, except under etc/ and var/
+// (files edited in place there must not change a twin); no atime/ctime; every mtime is SOURCE_DATE_EPOCH when set,
 // else 0: ostree keeps no mtimes (its checkouts have 0 too), so the input's
 // mtimes are gone by the time the tree is read, and a date taken from the
 // build would make every rebuild differ.
