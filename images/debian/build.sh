@@ -76,6 +76,21 @@ read -r -a BUILDAH_GLOBAL <<< "${BUILDAH_ARGS:-}"
 read -r -a BUD_EXTRA <<< "${BUD_ARGS:-}"
 bh() { buildah ${BUILDAH_GLOBAL[@]+"${BUILDAH_GLOBAL[@]}"} "$@"; }
 
+# containers-storage:[DRIVER@ROOT+RUNROOT] for skopeo: the storage that BUILDAH_ARGS names
+storage_ref() {
+  local i a driver= root= runroot=
+  for ((i = 0; i < ${#BUILDAH_GLOBAL[@]}; i++)); do
+    a=${BUILDAH_GLOBAL[i]}
+    case $a in
+      --root) root=${BUILDAH_GLOBAL[i+1]} ;;          --root=*) root=${a#--root=} ;;
+      --runroot) runroot=${BUILDAH_GLOBAL[i+1]} ;;    --runroot=*) runroot=${a#--runroot=} ;;
+      --storage-driver) driver=${BUILDAH_GLOBAL[i+1]} ;; --storage-driver=*) driver=${a#--storage-driver=} ;;
+    esac
+  done
+  if [ -z "$root$runroot$driver" ]; then echo "containers-storage:"; return; fi
+  echo "containers-storage:[${driver:+$driver@}${root:-/var/lib/containers/storage}+${runroot:-/run/containers/storage}]"
+}
+
 T_START=$(date +%s)
 mkdir -p "$CACHE"
 
@@ -214,9 +229,9 @@ if [ "$RECHUNK" = 1 ]; then
       "oci:$RDIR/in:built" "oci:$RDIR/out:rechunked" >&2
   rm -rf "$RDIR/in"
   RECHUNKED="oci:$RDIR/out:rechunked"
-  R_ID=$(bh pull --quiet "$RECHUNKED" | tail -1)
-  bh tag "$R_ID" "$TAG"
-  IMAGE_ID=$R_ID
+  # skopeo, not `buildah pull`: buildah names an oci: image after its directory
+  skopeo copy --quiet "$RECHUNKED" "$(storage_ref)$TAG" >&2
+  IMAGE_ID=$(bh inspect --type image --format '{{.FromImageID}}' "$TAG")
   R_LAYERS=$(jq '.layers | length' "$RDIR/out/blobs/sha256/$(jq -r '.manifests[-1].digest' "$RDIR/out/index.json" | cut -d: -f2)")
   R_SECONDS=$(( $(date +%s) - R_T0 ))
 fi
