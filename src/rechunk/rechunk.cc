@@ -429,6 +429,7 @@ Result rechunk_image(image::Source& src, image::Dest& dst, const Options& opts, 
         fail("the config lists {} layers (rootfs.diff_ids), the manifest {}", config.diff_ids.size(),
              manifest.layers.size());
       repo = store::create_repo(work.path() + "/repo", OSTREE_REPO_MODE_BARE_USER);
+      ostree_repo_set_disable_fsync(repo.get(), TRUE);  // a scratch repository, removed at the end
       store::Transaction txn(repo.get());
       std::vector<std::string> commits;
       for (size_t i = 0; i < manifest.layers.size(); i++) {
