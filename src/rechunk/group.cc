@@ -252,9 +252,24 @@ std::vector<Group> plan_groups(const PlanInput& in) {
     for (size_t k = 0; k < big.size() && static_cast<int>(k) < own_slots; k++) own.insert(big[k].second);
     for (auto& [s, b] : source_bytes)
       unit_group["s:" + s] = own.count(s) ? "p:" + s : fmt::format("q{:04}", stable_hash(s) % buckets);
+    // More directories than slots: the biggest get slots of their own (the
+    // kernel's initramfs, a binary the image adds), the others are hashed
+    // into a fixed half of the slots, so that the modulus does not move.
+    const int hashed = std::max(1, unowned_slots / 2);
+    std::set<std::string> own_dirs;
+    if (ndirs <= unowned_slots) {
+      for (auto& [d, b] : dir_bytes) own_dirs.insert(d);
+    } else {
+      std::vector<std::pair<uint64_t, std::string>> bigd;
+      for (auto& [d, b] : dir_bytes)
+        if (b >= in.min_own_layer_bytes) bigd.emplace_back(b, d);
+      std::sort(bigd.begin(), bigd.end(),
+                [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+      for (size_t k = 0; k < bigd.size() && static_cast<int>(k) < unowned_slots - hashed; k++)
+        own_dirs.insert(bigd[k].second);
+    }
     for (auto& [d, b] : dir_bytes)
-      unit_group["d:" + d] =
-          ndirs <= unowned_slots ? "u:" + d : fmt::format("v{:04}", stable_hash(d) % std::max(1, unowned_slots));
+      unit_group["d:" + d] = own_dirs.count(d) ? "u:" + d : fmt::format("v{:04}", stable_hash(d) % hashed);
   }
 
   // Group keys sort into the image's order: p: (own), q (buckets),

@@ -153,6 +153,18 @@ TEST(PlanGroups, PathListedTwiceGoesToTheFirstPackageByName) {
   EXPECT_EQ(g.find("zeta"), std::string::npos) << g;
 }
 
+TEST(PlanGroups, BigUnownedDirectoriesKeepASlotWhenTheOthersAreHashed) {
+  Tree t = base_tree();
+  for (int i = 0; i < 30; i++) t.file("d" + std::to_string(i) + "/f", 10);  // 30 more directories
+  t.in.max_layers = 64;  // 7 unowned slots: 3 hashed, 4 for the biggest
+  auto gs = plan_groups(t.in);
+  EXPECT_EQ(group_of(gs, t.in, "usr/lib/modules/6.1/initramfs.img"), "files in /usr/lib/modules");
+  EXPECT_EQ(group_of(gs, t.in, "usr/bin/hull"), "files in /usr/bin");
+  int unowned = 0;
+  for (auto& g : gs) unowned += g.kind == Group::kUnowned;
+  EXPECT_LE(unowned, 7);
+}
+
 TEST(PlanGroups, WithoutPackagesUnownedDirectoriesUseTheBudget) {
   PlanInput in;
   for (const char* p : {"usr/bin/a", "usr/lib/b", "etc/c", "opt/d", "srv/e"}) in.items.push_back({p, 10});

@@ -49,7 +49,8 @@
 //   - Files no package owns (the kernel and initramfs hull's image copies
 //     to /usr/lib/modules, /etc/alternatives, config written by scripts)
 //     are grouped by directory (usr/lib/modules, usr/bin, etc, ...); when
-//     there are more directories than slots they are hashed into the slots.
+//     there are more directories than slots, the biggest (>= 1 MiB) keep a
+//     slot of their own and the others are hashed into a fixed half of them.
 //   - The metadata layer, last: the dpkg database except each package's own
 //     info files (pkg.list, pkg.md5sums, maintainer scripts change only with
 //     the package and stay with it): status, status-old, available,
