@@ -13,6 +13,7 @@
 
 #include "support/images.h"
 #include "support/process.h"
+#include "support/registry.h"
 #include "util/file.h"
 
 namespace hull::test {
@@ -235,6 +236,17 @@ TEST_F(Rechunk, ReadBySkopeoBuildahAndHullWithOwnersModesAndLinks) {
   EXPECT_EQ(xn > 0 ? std::string(x, static_cast<size_t>(xn)) : "", "x1");
   run(b.cmd({"umount", ctr}));
   run(b.cmd({"rm", ctr}));
+}
+
+// Straight into a registry: the same manifest as in a layout, read by skopeo.
+TEST_F(Rechunk, ToARegistryGivesTheSameManifest) {
+  LocalRegistry reg;
+  std::string ref = reg.host() + "/rechunked/os:1";
+  rechunk("oci:" + in_ + ":v2", "docker://" + ref, {"--quiet"});
+  rechunk("oci:" + in_ + ":v2", "oci:" + out_ + ":v2", {"--quiet"});
+  auto j = nlohmann::json::parse(run_ok({"skopeo", "inspect", "--tls-verify=false", "docker://" + ref}));
+  EXPECT_EQ(j["Digest"], manifest_of(out_, "v2")["_digest"]);
+  EXPECT_EQ(j["Labels"]["containers.bootc"], "1");
 }
 
 TEST_F(Rechunk, RefusesWhatItCannotDo) {
