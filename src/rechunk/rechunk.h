@@ -11,7 +11,8 @@
 //            user xattrs there), then stacked with store::merge_layers,
 //            /etc left where the image had it (MergeOptions). Whiteouts are
 //            applied; /dev /proc /sys /run /tmp come out empty, as hull's
-//            import makes them.
+//            import makes them (0755, /tmp 1777: an image's 0555 /proc is
+//            not kept, nor what a build left in /run).
 //   walk     the merged tree: owners, modes (setuid too), xattrs, symlink
 //            targets and the ostree checksum of every file.
 //   plan     rechunk/group.h groups the files (rules below).
