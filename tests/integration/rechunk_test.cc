@@ -153,6 +153,9 @@ TEST_F(Rechunk, OnePackageChangedChangesItsLayerAndTheMetadataOnly) {
   }
   EXPECT_TRUE(labels.count("hull rechunk: packages libfoo-bin libfoo1")) << h.dump();
   EXPECT_TRUE(labels.count("hull rechunk: packages alpha")) << h.dump();
+  // beta.list says /bin/beta: found at usr/bin/beta through the bin -> usr/bin link.
+  EXPECT_TRUE(labels.count("hull rechunk: small packages beta")) << h.dump();
+  EXPECT_TRUE(labels.count("hull rechunk: files in /usr/share/extra")) << h.dump();
   EXPECT_EQ(h.back()["created_by"], "hull rechunk: dpkg database and files that change with every build");
 
   std::vector<std::string> differing;
