@@ -8,6 +8,8 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <unordered_set>
+#include <vector>
 
 #include "chunked/tarscan.h"
 #include "chunked/tarsplit.h"
@@ -68,6 +70,13 @@ class ZstdFrames {
       check(ZSTD_compressStream2(c_.get(), &ob, &in, ZSTD_e_continue));
       sink_.write({out_.data(), ob.pos});
     }
+  }
+  // Declares the size of the frame about to start (before its first
+  // write): zstd then sizes its tables to it and records it in the frame
+  // header, which makes the many small frames of zstd:chunked cheaper.
+  void pledge(uint64_t n) {
+    if (open_) fail("zstd: a frame size pledged in the middle of a frame");
+    check(ZSTD_CCtx_setPledgedSrcSize(c_.get(), n));
   }
   // Ends the current frame (if anything went into it); returns the blob offset after it.
   uint64_t end_frame() {
@@ -184,6 +193,33 @@ T narrow(int64_t v, std::string_view what, std::string_view name) {
   return static_cast<T>(v);
 }
 
+// Go's filepath.Clean, lexically: tar-split refuses two entries whose
+// cleaned names are equal.
+std::string clean_path(std::string_view p) {
+  bool abs = p.starts_with('/');
+  std::vector<std::string_view> parts;
+  while (!p.empty()) {
+    size_t i = p.find('/');
+    std::string_view part = p.substr(0, i);
+    p.remove_prefix(i == std::string_view::npos ? p.size() : i + 1);
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty() && parts.back() != "..") {
+        parts.pop_back();
+        continue;
+      }
+      if (abs) continue;
+    }
+    parts.push_back(part);
+  }
+  std::string out = abs ? "/" : "";
+  for (size_t i = 0; i < parts.size(); i++) {
+    if (i) out += '/';
+    out += parts[i];
+  }
+  return out.empty() ? "." : out;
+}
+
 // The layout of containers/storage's writer (pkg/chunked/compressor): the
 // bytes before a payload (the previous padding and the headers) in one
 // frame, each non-empty payload in a frame of its own, the trailer in a
@@ -197,13 +233,31 @@ WrittenLayer compress_chunked(const TarReader& in, int fd, int level) {
   WrittenLayer w;
   TarHeader h;
   std::string raw;
+  std::unordered_set<std::string> names;
+  // The bytes before a payload are collected and compressed as one frame
+  // of known size when the payload starts (or the stream ends).
+  std::string pending;
+  auto flush_pending = [&] {
+    if (pending.empty()) return;
+    z.pledge(pending.size());
+    z.write(pending);
+    z.end_frame();
+    pending.clear();
+  };
   for (;;) {
     raw.clear();
     bool more = scan.next(h, raw);
-    z.write(raw);
+    pending += raw;
     if (!more) {
       ts.segment(raw);
-      for (std::string_view r = scan.rest(); !r.empty(); r = scan.rest()) {
+      std::string_view r = scan.rest();
+      if (r.empty()) {
+        flush_pending();
+        break;
+      }
+      z.write(pending);  // bytes after the trailer: of unknown size
+      pending.clear();
+      for (; !r.empty(); r = scan.rest()) {
         z.write(r);
         ts.segment(r);
       }
@@ -211,10 +265,18 @@ WrittenLayer compress_chunked(const TarReader& in, int fd, int level) {
       break;
     }
     ts.segment(raw);
+    // What containers/storage's own writer refuses, and its readers too
+    // (the TOC must match the tar-split entry for entry, by name).
+    if (h.typeflag == 'g')
+      fail("tar has a pax global header, which a zstd:chunked TOC cannot hold (use zstd)");
+    if (!names.insert(clean_path(h.name)).second)
+      fail("tar has \"{}\" twice, which a zstd:chunked TOC cannot hold (use zstd)", h.name);
     uint64_t crc = 0;
     TocEntry e;
     if (h.payload > 0) {
+      flush_pending();
       e.offset = z.end_frame();
+      z.pledge(h.payload);
       Hasher ph;
       for (std::string_view p = scan.payload(); !p.empty(); p = scan.payload()) {
         z.write(p);
@@ -226,7 +288,6 @@ WrittenLayer compress_chunked(const TarReader& in, int fd, int level) {
       w.files++;
     }
     ts.file(h.name, static_cast<uint64_t>(h.size), crc);
-    if (h.typeflag == 'g') continue;  // a pax global header: in the tar-split, not in the TOC
     e.type = toc_type(h.typeflag);
     e.name = h.name;
     e.link_name = h.linkname;

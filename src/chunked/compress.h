@@ -42,7 +42,10 @@ struct CompressOptions {
 // For zstd:chunked the stream is tokenized into tar headers and payloads
 // (ustar, GNU long names, pax headers incl. SCHILY.xattr.*), each regular
 // file's payload in frames of its own, then the TOC, the tar-split and the
-// 64-byte footer. Refuses (Error) a stream that is not a tar.
+// 64-byte footer. Refuses (Error) a stream that is not a tar, and what a
+// zstd:chunked TOC cannot hold and containers/storage refuses as well
+// (sparse files, pax global headers, a name twice). Payloads are not cut
+// into chunks: each file is one run of frames, with no "chunk" entries.
 WrittenLayer compress_layer(const TarReader& in, int out_fd, const CompressOptions& opts);
 
 // A TarReader over the decompressed content of a layer blob read from `fd`

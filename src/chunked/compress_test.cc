@@ -112,6 +112,16 @@ TEST_F(CompressTest, ChunkedRefusesWhatIsNotATar) {
   EXPECT_THROW(compress_file(p("in"), p("out"), Format::kZstdChunked), Error);
 }
 
+TEST_F(CompressTest, ChunkedEmptyTar) {
+  // An empty layer: just the two zero blocks (and the zero padding GNU tar adds to 10 KiB).
+  sh(fmt::format("tar -cf {} -T /dev/null", p("empty.tar")));
+  WrittenLayer w = compress_file(p("empty.tar"), p("empty.zst"), Format::kZstdChunked);
+  EXPECT_EQ(w.tar_bytes, 10240u);
+  EXPECT_EQ(w.files, 0u);
+  sh(fmt::format("zstd -qdc < {} | cmp - {}", p("empty.zst"), p("empty.tar")));
+  ASSERT_TRUE(layer_info(w.desc));
+}
+
 // Everything a reader of a zstd:chunked blob relies on, checked against `tar`.
 void check_chunked(const std::string& tar_path, const std::string& blob_path, const WrittenLayer& w) {
   std::string tar = slurp(tar_path);
@@ -159,6 +169,27 @@ void check_chunked(const std::string& tar_path, const std::string& blob_path, co
   }
   EXPECT_EQ(files, w.files);
 
+  // A second tar reader (python's tarfile) sees the same entries as the TOC.
+  write_file_atomic(blob_path + ".toc.json", toc_json(toc));
+  sh(fmt::format(R"(python3 - {} {}.toc.json <<'EOF'
+import json, math, sys, tarfile
+toc = json.load(open(sys.argv[2]))["entries"]
+kinds = {{tarfile.REGTYPE: "reg", tarfile.AREGTYPE: "reg", tarfile.LNKTYPE: "hardlink", tarfile.SYMTYPE: "symlink",
+         tarfile.DIRTYPE: "dir", tarfile.CHRTYPE: "char", tarfile.BLKTYPE: "block", tarfile.FIFOTYPE: "fifo"}}
+members = tarfile.open(sys.argv[1]).getmembers()
+assert len(members) == len(toc), (len(members), len(toc))
+for m, e in zip(members, toc):
+    want = (m.name.rstrip("/"), kinds[m.type], m.linkname, m.mode, m.size if m.isreg() else e.get("size", 0),
+            m.uid, m.gid, m.devmajor, m.devminor)
+    got = (e["name"].rstrip("/"), e["type"], e.get("linkName", ""), e.get("mode", 0), e.get("size", 0),
+           e.get("uid", 0), e.get("gid", 0), e.get("devMajor", 0), e.get("devMinor", 0))
+    assert want == got, (want, got)
+    xattrs = {{k[13:]: v for k, v in m.pax_headers.items() if k.startswith("SCHILY.xattr.")}}
+    assert len(xattrs) == len(e.get("xattrs", {{}})), (m.name, xattrs, e.get("xattrs"))
+    assert e["modtime"].startswith("1969") == (m.mtime < 0), (m.name, m.mtime, e["modtime"])
+EOF)",
+                 tar_path, blob_path));
+
   // The tar-split with the files' contents rebuilds the tar.
   std::string rebuilt;
   rebuild_tar(
@@ -191,17 +222,17 @@ TEST_F(CompressTest, ChunkedGnuTar) {
   EXPECT_EQ(w.files, 4u);  // small, big, the long-named file, zeros
 }
 
-TEST_F(CompressTest, ChunkedPaxTarWithXattrsAndGlobalHeader) {
+TEST_F(CompressTest, ChunkedPaxTarWithXattrs) {
   make_tree(p("tree"));
   // GNU tar's pax format: atime/ctime records, long names as pax paths.
   sh(fmt::format("tar -C {} --format=pax -cf {} .", p("tree"), p("pax.tar")));
   WrittenLayer w = compress_file(p("pax.tar"), p("pax.zst"), Format::kZstdChunked);
   check_chunked(p("pax.tar"), p("pax.zst"), w);
 
-  // python's tarfile: SCHILY.xattr.* records, a global header, fractional mtimes, base-256 uid.
+  // python's tarfile: SCHILY.xattr.* records, fractional mtimes, a uid too big for octal.
   sh(fmt::format(R"(python3 - {} <<'EOF'
 import tarfile, io, sys
-with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT, pax_headers={{"comment": "global"}}) as t:
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
     data = b"x" * 5000
     i = tarfile.TarInfo("etc/with-xattrs")
     i.size = len(data); i.mtime = 1700000000.25
@@ -218,7 +249,7 @@ EOF)",
   auto info = layer_info(w.desc);
   Toc toc = parse_toc(zstd_decompress(std::as_bytes(std::span(blob.data() + info->toc.offset, info->toc.length)),
                                       info->toc.uncompressed, "TOC"));
-  ASSERT_EQ(toc.entries.size(), 3u);  // the global header is not an entry
+  ASSERT_EQ(toc.entries.size(), 3u);
   const TocEntry& x = toc.entries[0];
   EXPECT_EQ(x.name, "etc/with-xattrs");
   EXPECT_EQ(x.mtime, 1700000000);
@@ -227,6 +258,73 @@ EOF)",
   EXPECT_EQ(x.xattrs[0], (std::pair<std::string, std::string>{"security.capability", "\x01\x02"}));
   EXPECT_EQ(x.xattrs[1], (std::pair<std::string, std::string>{"user.test", "value"}));
   EXPECT_EQ(toc.entries[1].uid, 07777777u + 5);
+}
+
+
+Toc toc_of(const std::string& blob_path, const WrittenLayer& w) {
+  std::string blob = slurp(blob_path);
+  auto info = layer_info(w.desc);
+  return parse_toc(zstd_decompress(std::as_bytes(std::span(blob.data() + info->toc.offset, info->toc.length)),
+                                   info->toc.uncompressed, "TOC"));
+}
+
+TEST_F(CompressTest, ChunkedBase256AndV7Headers) {
+  // GNU format with numbers too big for octal (base-256, a negative mtime),
+  // and a V7 header whose type is NUL.
+  sh(fmt::format(R"(python3 - {} <<'EOF'
+import tarfile, io, sys
+with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as t:
+    i = tarfile.TarInfo("big-ids"); i.size = 4; i.uid = 0o7777777 + 5; i.gid = 3; i.mtime = -1000
+    t.addfile(i, io.BytesIO(b"data"))
+    v = tarfile.TarInfo("v7file"); v.size = 2; v.type = tarfile.AREGTYPE
+    t.addfile(v, io.BytesIO(b"v7"))
+EOF)",
+                 p("b256.tar")));
+  WrittenLayer w = compress_file(p("b256.tar"), p("b256.zst"), Format::kZstdChunked);
+  check_chunked(p("b256.tar"), p("b256.zst"), w);
+  Toc toc = toc_of(p("b256.zst"), w);
+  ASSERT_EQ(toc.entries.size(), 2u);
+  EXPECT_EQ(toc.entries[0].uid, 07777777u + 5);
+  EXPECT_EQ(toc.entries[0].mtime, -1000);
+  EXPECT_EQ(toc.entries[1].type, "reg");
+}
+
+TEST_F(CompressTest, ChunkedRefusesWhatATocCannotHold) {
+  // A pax global header, and a name twice (as "./a" and "a"): containers/storage
+  // refuses both when it writes a zstd:chunked layer, and when it reads one.
+  sh(fmt::format(R"(python3 - {} {} <<'EOF'
+import tarfile, io, sys
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT, pax_headers={{"comment": "global"}}) as t:
+    t.addfile(tarfile.TarInfo("a"), io.BytesIO(b""))
+with tarfile.open(sys.argv[2], "w", format=tarfile.GNU_FORMAT) as t:
+    t.addfile(tarfile.TarInfo("./a"), io.BytesIO(b""))
+    t.addfile(tarfile.TarInfo("a"), io.BytesIO(b""))
+EOF)",
+                 p("g.tar"), p("dup.tar")));
+  for (const char* t : {"g.tar", "dup.tar"}) {
+    EXPECT_THROW(compress_file(p(t), p("out"), Format::kZstdChunked), Error) << t;
+    EXPECT_NO_THROW(compress_file(p(t), p("out"), Format::kZstd)) << t;
+  }
+}
+
+TEST_F(CompressTest, ChunkedRefusesDamagedTars) {
+  make_tree(p("tree"));
+  sh(fmt::format("tar -C {} -cf {} .", p("tree"), p("t.tar")));
+  std::string tar = slurp(p("t.tar"));
+  // Cut inside the big file's content.
+  write_file_atomic(p("cut.tar"), tar.substr(0, tar.size() / 2));
+  EXPECT_THROW(compress_file(p("cut.tar"), p("out"), Format::kZstdChunked), Error);
+  // A damaged header after the first.
+  std::string bad = tar;
+  size_t second = 512;  // "./" has no content: the next header follows
+  bad[second + 10] ^= 0x40;
+  write_file_atomic(p("bad.tar"), bad);
+  EXPECT_THROW(compress_file(p("bad.tar"), p("out"), Format::kZstdChunked), Error);
+  // A GNU sparse file.
+  sh(fmt::format("mkdir -p {0}/sp && truncate -s 10M {0}/sp/hole && printf x >> {0}/sp/hole && "
+                 "tar -C {0}/sp -S -cf {1} hole",
+                 p(""), p("sparse.tar")));
+  EXPECT_THROW(compress_file(p("sparse.tar"), p("out"), Format::kZstdChunked), Error);
 }
 
 }  // namespace

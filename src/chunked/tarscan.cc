@@ -246,11 +246,9 @@ bool TarScanner::next(TarHeader& h, std::string& raw) {
     h.gid = num_field(field(blk, 116, 8), "gid");
     h.size = size;
     h.mtime = {num_field(field(blk, 136, 12), "mtime"), 0};
-    if (ustar || gnu) {
-      if (type == '3' || type == '4') {
-        h.devmajor = num_field(field(blk, 329, 8), "devmajor");
-        h.devminor = num_field(field(blk, 337, 8), "devminor");
-      }
+    if (ustar || gnu) {  // as Go: for every type, not only devices
+      h.devmajor = num_field(field(blk, 329, 8), "devmajor");
+      h.devminor = num_field(field(blk, 337, 8), "devminor");
     }
     if (ustar) {
       std::string prefix = str_field(field(blk, 345, 155));
@@ -260,7 +258,12 @@ bool TarScanner::next(TarHeader& h, std::string& raw) {
       if (blk[357] != '\0') h.ctime = TarTime{num_field(field(blk, 357, 12), "ctime"), 0};
     }
     for (auto& [k, v] : pax) {
-      if (k == "path") {
+      if (k.starts_with("SCHILY.xattr.")) {
+        // Empty values too: containers/storage takes xattrs from the pax records.
+        h.xattrs.emplace_back(k.substr(13), v);
+      } else if (v.empty()) {
+        continue;  // an empty record keeps the header's value, as Go's mergePAX
+      } else if (k == "path") {
         h.name = v;
       } else if (k == "linkpath") {
         h.linkname = v;
@@ -276,8 +279,6 @@ bool TarScanner::next(TarHeader& h, std::string& raw) {
         h.atime = parse_pax_time(v, "atime");
       } else if (k == "ctime") {
         h.ctime = parse_pax_time(v, "ctime");
-      } else if (k.starts_with("SCHILY.xattr.")) {
-        h.xattrs.emplace_back(k.substr(13), v);
       }
     }
     std::sort(h.xattrs.begin(), h.xattrs.end());

@@ -122,9 +122,11 @@ struct Toc {
 
 // Parses TOC JSON (already decompressed). Refuses, with a message naming
 // the entry: version != 1, unknown types, a "reg" with size > 0 and no
-// valid sha256 digest, offsets with end_offset < offset, a chunk entry not
-// following a reg/chunk of the same name, malformed base64 xattrs, more
-// than 10,000,000 entries.
+// valid sha256 digest or no frames (end_offset <= offset), offsets with
+// end_offset < offset, a chunk entry not following a reg/chunk of the same
+// name, malformed base64 xattrs, negative or oversized numbers, times that
+// are not RFC 3339, a chunkType other than "" or "zeros", more than
+// 10,000,000 entries.
 Toc parse_toc(std::string_view json);
 // TOC JSON as containers/storage writes it (fields omitted when empty/zero).
 std::string toc_json(const Toc& toc);

@@ -22,7 +22,7 @@ std::optional<oci::Platform> platform_flag(const std::string& s) {
 
 int image_copy(Context& ctx, std::vector<std::string> args) {
   CLI::App app{"Copy an image between transports: docker://REF, oci:DIR[:NAME], oci-archive:FILE[:NAME]"};
-  std::string src_name, dst_name, platform, authfile, src_authfile, dst_authfile;
+  std::string src_name, dst_name, platform, authfile, src_authfile, dst_authfile, compress;
   bool quiet = false, all = false, src_tls = true, dst_tls = true;
   int jobs = 6;
   uint64_t chunk = 0;
@@ -38,6 +38,8 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   app.add_flag("--dest-tls-verify", dst_tls, "verify the destination registry's TLS certificate (default true)");
   app.add_option("-j,--jobs", jobs, "blobs copied at once")->check(CLI::Range(1, 64));
   app.add_option("--dest-chunk-size", chunk, "push in chunks of this many bytes (default: one request)");
+  app.add_option("--dest-compress-format", compress,
+                 "recompress every layer: gzip, zstd or zstd:chunked (the image gets a new OCI manifest)");
   if (int rc = run_cli11(&app, ctx.prog + " image copy", args); rc >= 0) return rc;
 
   RegistryFlags sf{src_authfile.empty() ? authfile : src_authfile, src_tls};
@@ -45,6 +47,8 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   registry::Options dst_opts = df.options();
   dst_opts.chunk_size = chunk;
 
+  std::optional<chunked::Format> format;  // checked before anything is opened or created
+  if (!compress.empty()) format = chunked::parse_format(compress);
   image::ImageName src_n = image::ImageName::parse(src_name);
   image::ImageName dst_n = image::ImageName::parse(dst_name);
   auto src = image::open_source(src_n, sf.options());
@@ -53,6 +57,7 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   opts.all = all;
   opts.platform = platform_flag(platform);
   opts.jobs = jobs;
+  opts.compress = format;
   Progress progress(quiet);
   image::CopyResult r = image::copy_image(*src, *dst, opts, progress);
   if (!quiet)

@@ -1,6 +1,9 @@
 #include "image/dest.h"
 
 #include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "image/archive.h"
 #include "image/client_pool.h"
@@ -31,6 +34,24 @@ class LayoutDest : public Dest {
     layout_.write_blob(d, [&](int fd) { src.fetch_blob(d, fd, bar); });
   }
 
+  void put_blob_file(const oci::Descriptor& d, const std::string& path, ProgressBar* bar) override {
+    layout_.write_blob(d, [&](int out) {
+      UniqueFd in = open_file(path, O_RDONLY);
+      oci::DigestVerifier v(d.digest);
+      std::string buf(1u << 20, '\0');
+      for (;;) {
+        ssize_t n = ::read(in.get(), buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail_errno("reading " + path);
+        if (n == 0) break;
+        v.update(buf.data(), static_cast<size_t>(n));
+        write_all(out, std::string_view(buf.data(), static_cast<size_t>(n)), "writing blob " + d.digest.short_str());
+        if (bar) bar->add(static_cast<uint64_t>(n));
+      }
+      v.verify();
+    });
+  }
+
   void put_manifest(const Doc& doc, bool top) override {
     oci::Descriptor d = doc_descriptor(doc);
     if (!layout_.has_blob(d.digest, d.size)) layout_.write_blob_bytes(d, doc.bytes);
@@ -58,6 +79,9 @@ class ArchiveDest : public Dest {
   std::string describe() const override { return name_.str(); }
   bool has_blob(const oci::Descriptor& d) override { return inner_.has_blob(d); }
   void put_blob(const oci::Descriptor& d, Source& src, ProgressBar* bar) override { inner_.put_blob(d, src, bar); }
+  void put_blob_file(const oci::Descriptor& d, const std::string& path, ProgressBar* bar) override {
+    inner_.put_blob_file(d, path, bar);
+  }
   void put_manifest(const Doc& doc, bool top) override { inner_.put_manifest(doc, top); }
   void commit() override {
     inner_.commit();
@@ -97,6 +121,13 @@ class RegistryDest : public Dest {
         src.fetch_blob(d, fd.get(), nullptr);
         c.push_blob(d, fd.get(), bar);
       }
+    });
+  }
+
+  void put_blob_file(const oci::Descriptor& d, const std::string& path, ProgressBar* bar) override {
+    pool_.with([&](registry::Client& c) {
+      UniqueFd fd = open_file(path, O_RDONLY);
+      c.push_blob(d, fd.get(), bar);
     });
   }
 

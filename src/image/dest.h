@@ -19,6 +19,9 @@ class Dest {
   virtual bool has_blob(const oci::Descriptor& d) = 0;
   // Copies blob `d` from `src`. Thread-safe.
   virtual void put_blob(const oci::Descriptor& d, Source& src, ProgressBar* bar) = 0;
+  // Stores blob `d` from the local file `path` (a blob hull wrote itself,
+  // such as a recompressed layer; its digest is checked again). Thread-safe.
+  virtual void put_blob_file(const oci::Descriptor& d, const std::string& path, ProgressBar* bar) = 0;
   // Stores a manifest or index; `top` is the one that gets the name.
   // Children (of an index) are stored before their index.
   virtual void put_manifest(const Doc& doc, bool top) = 0;
