@@ -16,6 +16,22 @@ registry::Options RegistryFlags::options() const {
   return o;
 }
 
+void SourceDestFlags::add(CLI::App& app) {
+  app.add_option("--authfile", authfile, "credentials file for both sides");
+  app.add_option("--src-authfile", src_authfile, "credentials file for the source registry");
+  app.add_option("--dest-authfile", dst_authfile, "credentials file for the destination registry");
+  app.add_flag("--src-tls-verify", src_tls, "verify the source registry's TLS certificate (default true)");
+  app.add_flag("--dest-tls-verify", dst_tls, "verify the destination registry's TLS certificate (default true)");
+}
+
+registry::Options SourceDestFlags::source() const {
+  return RegistryFlags{src_authfile.empty() ? authfile : src_authfile, src_tls}.options();
+}
+
+registry::Options SourceDestFlags::dest() const {
+  return RegistryFlags{dst_authfile.empty() ? authfile : dst_authfile, dst_tls}.options();
+}
+
 void HostFlags::add(CLI::App& app) {
   app.add_option("--sysroot", sysroot, "operate on the ostree sysroot in this directory (default: the booted host)");
   registry.add(app);

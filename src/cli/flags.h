@@ -22,6 +22,18 @@ struct RegistryFlags {
   registry::Options options() const;
 };
 
+// The flags of commands that read one image and write another (image copy,
+// image rechunk): --authfile for both sides, --src-/--dest-authfile and
+// --src-/--dest-tls-verify for each.
+struct SourceDestFlags {
+  std::string authfile, src_authfile, dst_authfile;
+  bool src_tls = true, dst_tls = true;
+
+  void add(CLI::App& app);
+  registry::Options source() const;
+  registry::Options dest() const;
+};
+
 // The host commands' flags: the registry's, --sysroot and --quiet.
 struct HostFlags {
   RegistryFlags registry;

@@ -22,8 +22,9 @@ std::optional<oci::Platform> platform_flag(const std::string& s) {
 
 int image_copy(Context& ctx, std::vector<std::string> args) {
   CLI::App app{"Copy an image between transports: docker://REF, oci:DIR[:NAME], oci-archive:FILE[:NAME]"};
-  std::string src_name, dst_name, platform, authfile, src_authfile, dst_authfile, compress;
-  bool quiet = false, all = false, src_tls = true, dst_tls = true;
+  std::string src_name, dst_name, platform, compress;
+  bool quiet = false, all = false;
+  SourceDestFlags sd;
   int jobs = 6;
   uint64_t chunk = 0;
   app.add_option("SOURCE", src_name, "image to copy")->required();
@@ -31,27 +32,21 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   app.add_flag("-q,--quiet", quiet, "no progress output");
   app.add_flag("-a,--all", all, "copy every image of an index, and the index itself");
   app.add_option("--platform", platform, "OS/ARCH[/VARIANT] to copy from an index (default: this host's)");
-  app.add_option("--authfile", authfile, "credentials file for both sides");
-  app.add_option("--src-authfile", src_authfile, "credentials file for the source registry");
-  app.add_option("--dest-authfile", dst_authfile, "credentials file for the destination registry");
-  app.add_flag("--src-tls-verify", src_tls, "verify the source registry's TLS certificate (default true)");
-  app.add_flag("--dest-tls-verify", dst_tls, "verify the destination registry's TLS certificate (default true)");
+  sd.add(app);
   app.add_option("-j,--jobs", jobs, "blobs copied at once")->check(CLI::Range(1, 64));
   app.add_option("--dest-chunk-size", chunk, "push in chunks of this many bytes (default: one request)");
   app.add_option("--dest-compress-format", compress,
                  "recompress every layer: gzip, zstd or zstd:chunked (the image gets a new OCI manifest)");
   if (int rc = run_cli11(&app, ctx.prog + " image copy", args); rc >= 0) return rc;
 
-  RegistryFlags sf{src_authfile.empty() ? authfile : src_authfile, src_tls};
-  RegistryFlags df{dst_authfile.empty() ? authfile : dst_authfile, dst_tls};
-  registry::Options dst_opts = df.options();
+  registry::Options dst_opts = sd.dest();
   dst_opts.chunk_size = chunk;
 
   std::optional<chunked::Format> format;  // checked before anything is opened or created
   if (!compress.empty()) format = chunked::parse_format(compress);
   image::ImageName src_n = image::ImageName::parse(src_name);
   image::ImageName dst_n = image::ImageName::parse(dst_name);
-  auto src = image::open_source(src_n, sf.options());
+  auto src = image::open_source(src_n, sd.source());
   auto dst = image::open_dest(dst_n, dst_opts);
   image::CopyOptions opts;
   opts.all = all;
@@ -101,8 +96,9 @@ int image_rechunk(Context& ctx, std::vector<std::string> args) {
       "source package), small packages in stable buckets, unowned files by directory, the dpkg database and "
       "files that change with every build in a small last layer. The same tree always gives the same layers, "
       "so an update changes the layers of the packages that changed. Mtimes are $SOURCE_DATE_EPOCH, else 0."};
-  std::string src_name, dst_name, platform, authfile, src_authfile, dst_authfile, format = "zstd:chunked";
-  bool quiet = false, src_tls = true, dst_tls = true;
+  std::string src_name, dst_name, platform, format = "zstd:chunked";
+  bool quiet = false;
+  SourceDestFlags sd;
   int max_layers = 64;
   app.add_option("SOURCE", src_name, "image to rechunk (docker://REF, oci:DIR[:NAME], oci-archive:FILE[:NAME])")
       ->required();
@@ -111,21 +107,15 @@ int image_rechunk(Context& ctx, std::vector<std::string> args) {
   app.add_option("--dest-compress-format", format, "layer compression: gzip, zstd or zstd:chunked (default)");
   app.add_flag("-q,--quiet", quiet, "no progress output and no summary");
   app.add_option("--platform", platform, "OS/ARCH[/VARIANT] to pick from an index (default: this host's)");
-  app.add_option("--authfile", authfile, "credentials file for both sides");
-  app.add_option("--src-authfile", src_authfile, "credentials file for the source registry");
-  app.add_option("--dest-authfile", dst_authfile, "credentials file for the destination registry");
-  app.add_flag("--src-tls-verify", src_tls, "verify the source registry's TLS certificate (default true)");
-  app.add_flag("--dest-tls-verify", dst_tls, "verify the destination registry's TLS certificate (default true)");
+  sd.add(app);
   if (int rc = run_cli11(&app, ctx.prog + " image rechunk", args); rc >= 0) return rc;
 
   rechunk::Options opts;
   opts.max_layers = max_layers;
   opts.format = chunked::parse_format(format);
   opts.platform = platform_flag(platform);
-  RegistryFlags sf{src_authfile.empty() ? authfile : src_authfile, src_tls};
-  RegistryFlags df{dst_authfile.empty() ? authfile : dst_authfile, dst_tls};
-  auto src = image::open_source(image::ImageName::parse(src_name), sf.options());
-  auto dst = image::open_dest(image::ImageName::parse(dst_name), df.options());
+  auto src = image::open_source(image::ImageName::parse(src_name), sd.source());
+  auto dst = image::open_dest(image::ImageName::parse(dst_name), sd.dest());
   auto t0 = std::chrono::steady_clock::now();
   Progress progress(quiet);
   rechunk::Result r = rechunk::rechunk_image(*src, *dst, opts, progress);

@@ -44,22 +44,6 @@ struct Node {
   bool has_children = false;
 };
 
-Xattrs xattrs_of(GVariant* v) {
-  Xattrs out;
-  if (!v) return out;
-  gsize n = g_variant_n_children(v);
-  for (gsize i = 0; i < n; i++) {
-    const char* name = nullptr;
-    GVar value;
-    g_variant_get_child(v, i, "(^&ay@ay)", &name, value.out());
-    gsize len = 0;
-    const void* data = g_variant_get_fixed_array(value.get(), &len, 1);
-    out.emplace_back(name, std::string(static_cast<const char*>(data), len));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 std::string hex(GVariant* bytes) {
   GStr s(ostree_checksum_from_bytes_v(bytes));
   return s.str();
@@ -92,7 +76,7 @@ class Walker {
       d.uid = GUINT32_FROM_BE(uid);
       d.gid = GUINT32_FROM_BE(gid);
       d.mode = GUINT32_FROM_BE(mode) & 07777;
-      d.xattrs = xattrs_of(xv.get());
+      d.xattrs = store::xattrs_from_variant(xv.get());
     }
     size_t self = nodes_.size();
     nodes_.push_back(std::move(d));
@@ -134,7 +118,7 @@ class Walker {
       n.uid = g_file_info_get_attribute_uint32(info.get(), "unix::uid");
       n.gid = g_file_info_get_attribute_uint32(info.get(), "unix::gid");
       n.mode = g_file_info_get_attribute_uint32(info.get(), "unix::mode") & 07777;
-      n.xattrs = xattrs_of(xv.get());
+      n.xattrs = store::xattrs_from_variant(xv.get());
       if (g_file_info_get_file_type(info.get()) == G_FILE_TYPE_SYMBOLIC_LINK) {
         n.type = TarHeader::kSymlink;
         n.target = g_file_info_get_symlink_target(info.get());

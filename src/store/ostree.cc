@@ -1,5 +1,7 @@
 #include "store/ostree.h"
 
+#include <algorithm>
+
 #include <sys/stat.h>
 
 #include <cctype>
@@ -80,6 +82,22 @@ std::string write_dirmeta(OstreeRepo* repo, uint32_t uid, uint32_t gid, uint32_t
   GStr hex(ostree_checksum_from_bytes(csum));
   g_free(csum);
   return hex.str();
+}
+
+std::vector<std::pair<std::string, std::string>> xattrs_from_variant(GVariant* v) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!v) return out;
+  gsize n = g_variant_n_children(v);
+  for (gsize i = 0; i < n; i++) {
+    const char* name = nullptr;
+    GVar value;
+    g_variant_get_child(v, i, "(^&ay@ay)", &name, value.out());
+    gsize len = 0;
+    const void* data = g_variant_get_fixed_array(value.get(), &len, 1);
+    out.emplace_back(name, std::string(static_cast<const char*>(data), len));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::pair<std::string, std::string> commit_root(OstreeRepo* repo, const std::string& commit) {

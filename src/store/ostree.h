@@ -44,6 +44,10 @@ class Transaction {
 // xattrs as ostree wants them: a(ayay), names NUL-terminated.
 GVariant* xattrs_variant(const std::vector<std::pair<std::string, std::string>>& xattrs);
 
+// The inverse of xattrs_variant: a(ayay) as (name, value) pairs, sorted by
+// name; null gives none.
+std::vector<std::pair<std::string, std::string>> xattrs_from_variant(GVariant* v);
+
 // Writes directory metadata (owner, mode, xattrs); returns its checksum.
 std::string write_dirmeta(OstreeRepo* repo, uint32_t uid, uint32_t gid, uint32_t mode,
                           const std::vector<std::pair<std::string, std::string>>& xattrs);

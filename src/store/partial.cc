@@ -64,23 +64,6 @@ std::vector<std::string> fetch_small_ranges(image::Source& src, const oci::Descr
 
 using Xattrs = std::vector<std::pair<std::string, std::string>>;
 
-Xattrs xattrs_of(GVariant* v) {
-  Xattrs out;
-  if (!v) return out;
-  for (gsize i = 0, n = g_variant_n_children(v); i < n; i++) {
-    GVar child(g_variant_get_child_value(v, i));
-    GVar name(g_variant_get_child_value(child.get(), 0)), value(g_variant_get_child_value(child.get(), 1));
-    gsize nlen = 0, vlen = 0;
-    auto* np = static_cast<const char*>(g_variant_get_fixed_array(name.get(), &nlen, 1));
-    auto* vp = static_cast<const char*>(g_variant_get_fixed_array(value.get(), &vlen, 1));
-    std::string nm(np, nlen);
-    if (!nm.empty() && nm.back() == '\0') nm.pop_back();
-    out.emplace_back(nm, std::string(vp, vlen));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 // True if object `checksum` has exactly e's owner, mode and xattrs.
 bool same_metadata(OstreeRepo* repo, const std::string& checksum, const layer::Entry& e) {
   GRef<GFileInfo> info;
@@ -96,7 +79,7 @@ bool same_metadata(OstreeRepo* repo, const std::string& checksum, const layer::E
     return false;
   Xattrs want = e.xattrs;
   std::sort(want.begin(), want.end());
-  return xattrs_of(xv) == want;
+  return xattrs_from_variant(xv) == want;
 }
 
 // Streams the content of object `checksum` to `out` in pieces.
