@@ -35,6 +35,9 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   app.add_flag("--dest-tls-verify", dst_tls, "verify the destination registry's TLS certificate (default true)");
   app.add_option("-j,--jobs", jobs, "blobs copied at once")->check(CLI::Range(1, 64));
   app.add_option("--dest-chunk-size", chunk, "push in chunks of this many bytes (default: one request)");
+  PolicyFlags pf;
+  pf.add(app);
+  pf.add_enforce(app);
   if (int rc = run_cli11(&app, ctx.prog + " image copy", args); rc >= 0) return rc;
 
   RegistryFlags sf{src_authfile.empty() ? authfile : src_authfile, src_tls};
@@ -50,6 +53,11 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   opts.all = all;
   opts.platform = platform_flag(platform);
   opts.jobs = jobs;
+  // The source is checked against the signature policy, as skopeo copy does.
+  signature::Trust trust = signature::Trust::load(pf.trust, sf.options());
+  opts.check = [&](const image::Doc& m) {
+    with_context(src_n.str(), [&] { signature::verify_image(trust, src_n, m); });
+  };
   Progress progress(quiet);
   image::CopyResult r = image::copy_image(*src, *dst, opts, progress);
   if (!quiet)

@@ -78,6 +78,7 @@ CopyResult copy_image(Source& src, Dest& dst, const CopyOptions& opts, Progress&
     Doc top = src.top();
     Doc written = top;
     if (oci::classify(top.bytes, top.media_type) == oci::DocKind::kIndex && opts.all) {
+      if (opts.check) opts.check(top);
       oci::Index idx = oci::Index::parse(top.bytes, top.media_type);
       for (auto& d : idx.manifests) {
         Doc child = src.child(d);
@@ -88,6 +89,7 @@ CopyResult copy_image(Source& src, Dest& dst, const CopyOptions& opts, Progress&
       dst.put_manifest(top, true);
     } else {
       written = resolve_manifest(src, top, opts.platform);
+      if (opts.check) opts.check(written);
       copy_manifest(src, dst, written, true, opts, progress, result);
     }
     dst.commit();

@@ -4,6 +4,7 @@
 // the image keeps its digest.
 #pragma once
 
+#include <functional>
 #include <optional>
 
 #include "image/dest.h"
@@ -15,6 +16,10 @@ struct CopyOptions {
   bool all = false;                       // every image of an index, and the index
   std::optional<oci::Platform> platform;  // else the host's
   int jobs = 6;                           // blobs in flight at once
+  // Called with the manifest to copy (with `all`, the top-level index)
+  // before anything else is read; throws to refuse it (the signature
+  // policy: signature::verify_image).
+  std::function<void(const Doc&)> check;
 };
 
 struct CopyResult {

@@ -35,6 +35,10 @@ struct TrustOptions {
   // --enforce-container-sigpolicy: refuse an image whose effective
   // requirements are all insecureAcceptAnything (or when no policy exists).
   bool enforce = false;
+  // The image is a local copy (build-disk's) of an image whose signatures
+  // were checked when it was fetched: it is not checked again (enforce
+  // still goes into the origin).
+  bool source_checked = false;
 };
 
 // A loaded policy and registries.d configuration.
@@ -42,6 +46,7 @@ struct Trust {
   std::optional<Policy> policy;  // nullopt: no policy file anywhere
   RegistriesD registries_d;
   bool enforce = false;
+  bool source_checked = false;
   registry::Options registry;  // for sigstore attachments
 
   // Reads the files named by `opts` (errors name the file and the key).

@@ -195,10 +195,12 @@ void check_boot_files(GFile* root, const std::string& what) {
 
 std::string image_ref(const image::ImageName& name) { return "hull/image/" + escape_ref_part(name.str()); }
 
-Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<oci::Platform>& platform) {
+Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<oci::Platform>& platform,
+                      const std::function<void(const image::Doc&)>& check) {
   Preview p;
   image::Doc top = src.top();
   p.manifest = image::resolve_manifest(src, top, platform);
+  if (check) check(p.manifest);
   oci::Manifest m = oci::Manifest::parse(p.manifest.bytes, p.manifest.media_type);
   p.config = src.blob_bytes(m.config, oci::kMaxConfigSize);
   std::set<oci::Digest> listed;
@@ -215,7 +217,9 @@ PullResult pull_image(OstreeRepo* repo, image::Source& src, const image::ImageNa
                       Progress& progress) {
   return with_context(fmt::format("pulling {}", name.str()), [&] {
     PullResult res;
-    Preview pv = preview_image(repo, src, opts.platform);
+    // Trust first: the signature policy against the resolved manifest digest, before the config or any layer.
+    auto verify = [&](const image::Doc& d) { if (opts.trust) res.verdict = signature::verify_image(*opts.trust, name, d); };
+    Preview pv = preview_image(repo, src, opts.platform, verify);
     oci::Manifest m = oci::Manifest::parse(pv.manifest.bytes, pv.manifest.media_type);
     oci::ImageConfig cfg = oci::ImageConfig::parse(pv.config);
     if (!has_bootable_label(cfg))

@@ -12,6 +12,7 @@
 
 #include <ostree.h>
 
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -19,6 +20,7 @@
 
 #include "image/source.h"
 #include "oci/manifest.h"
+#include "signature/verify.h"
 #include "util/progress.h"
 
 namespace hull::store {
@@ -47,13 +49,18 @@ struct Preview {
   std::vector<oci::Descriptor> missing_layers;  // not yet in the repo; each digest once
   uint64_t missing_bytes = 0;
 };
-Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<oci::Platform>& platform);
+// `check` (if set) is called with the resolved image manifest before
+// anything else is fetched, and throws to refuse it: the signature policy
+// (signature::verify_image) sees the manifest digest first.
+Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<oci::Platform>& platform,
+                      const std::function<void(const image::Doc&)>& check = {});
 
 struct PullResult {
   ImageRecord image;
   int layers_fetched = 0;
   int layers_reused = 0;
   uint64_t bytes_fetched = 0;
+  signature::Verdict verdict;
 };
 
 struct PullOptions {
@@ -61,10 +68,15 @@ struct PullOptions {
   int jobs = 4;         // layers fetched at once
   std::string tmp_dir;  // where fetched blobs wait for import; default /var/tmp
                         // (blobs of an oci: layout are verified and read in place)
+  // The signature policy the manifest must satisfy before anything else of
+  // the image is fetched; null: none (tests, benchmarks).
+  const signature::Trust* trust = nullptr;
 };
 
 // Fetches what is missing of `name`, imports it and writes the image
-// commit under image_ref(name). Refuses, saying exactly what is missing and
+// commit under image_ref(name). With opts.trust, the manifest is checked
+// against the signature policy before its config or any layer is fetched,
+// and exactly that manifest (its digest) is what gets stored. Refuses, saying exactly what is missing and
 // leaving no ref behind, an image that is not bootable: without the label
 // containers.bootc=1 (or ostree.bootable=1; checked before any layer is
 // fetched), without a kernel at /usr/lib/modules/KVER/vmlinuz with its

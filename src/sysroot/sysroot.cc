@@ -85,17 +85,18 @@ Origin origin_of(OstreeDeployment* d) {
   return parse_origin(text.str());
 }
 
-// The image a deployment follows; throws if it follows none.
-image::ImageName origin_image(OstreeDeployment* d) {
-  std::optional<image::ImageName> name = origin_container_image(origin_of(d));
+// The image a deployment follows; throws if it follows none. `enforce` is
+// set if its origin is ostree-image-signed:.
+image::ImageName origin_image(OstreeDeployment* d, bool* enforce) {
+  std::optional<image::ImageName> name = origin_container_image(origin_of(d), enforce);
   if (!name) fail("deployment {} does not follow a container image (no container-image-reference)",
                   ostree_deployment_get_csum(d));
   return *name;
 }
 
 // The origin libostree writes for a deployment of `name`; owned by the caller.
-GKeyFile* new_origin(const image::ImageName& name) {
-  std::string text = render_origin(origin_for_image(name));
+GKeyFile* new_origin(const image::ImageName& name, bool enforce) {
+  std::string text = render_origin(origin_for_image(name, enforce));
   GKeyFile* kf = g_key_file_new();
   GErr err;
   if (!g_key_file_load_from_data(kf, text.c_str(), text.size(), G_KEY_FILE_NONE, err.out())) {
@@ -172,9 +173,9 @@ std::string rfc3339(time_t t) {
   return buf;
 }
 
-ImageStatus image_status(const store::ImageRecord& r, const image::ImageName& name) {
+ImageStatus image_status(const store::ImageRecord& r, const image::ImageName& name, bool enforce) {
   ImageStatus st;
-  st.image = bootc_image_reference(name);
+  st.image = bootc_image_reference(name, enforce);
   st.version = r.version;
   st.image_digest = r.manifest_digest.str();
   st.architecture = r.architecture;
@@ -192,15 +193,16 @@ BootEntry boot_entry(OstreeRepo* repo, OstreeDeployment* d) {
   // one that follows no container image shows none.
   Origin origin = origin_of(d);
   e.incompatible = origin_incompatible(origin);
-  std::optional<image::ImageName> name = origin_container_image(origin);
+  bool enforce = false;
+  std::optional<image::ImageName> name = origin_container_image(origin, &enforce);
   if (e.incompatible || !name) return e;
   std::optional<store::ImageRecord> rec = store::find_image(repo, e.ostree.checksum);
   if (!rec) return e;  // deployed by another tool
-  e.image = image_status(*rec, *name);
+  e.image = image_status(*rec, *name, enforce);
   // An update already fetched but not deployed.
   if (auto cur = store::resolve_ref(repo, store::image_ref(*name)); cur && *cur != e.ostree.checksum) {
     store::ImageRecord newer = store::read_image(repo, *cur);
-    if (newer.manifest_digest != rec->manifest_digest) e.cached_update = image_status(newer, *name);
+    if (newer.manifest_digest != rec->manifest_digest) e.cached_update = image_status(newer, *name, enforce);
   }
   return e;
 }
@@ -344,14 +346,18 @@ std::string cleanup(OstreeSysroot* s) {
 // Pulls `name`, then stages (booted) or deploys (directory) it on top of
 // `from`, carrying kernel arguments over with the kargs.d difference.
 UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* from, const image::ImageName& name,
-                           bool check) {
+                           bool check, bool enforce) {
   OstreeRepo* repo = repo_of(s);
+  signature::TrustOptions to = ctx.trust;
+  to.enforce = enforce;
+  signature::Trust trust = signature::Trust::load(to, ctx.registry);
   auto src = image::open_source(name, ctx.registry);
   store::ImageRecord current = store::read_image(repo, ostree_deployment_get_csum(from));
   UpgradeResult res;
 
   if (check) {
-    store::Preview pv = store::preview_image(repo, *src, ctx.platform);
+    store::Preview pv = store::preview_image(repo, *src, ctx.platform,
+                                             [&](const image::Doc& m) { signature::verify_image(trust, name, m); });
     if (pv.manifest.digest == current.manifest_digest) {
       res.message = "No changes in: " + name.str();
       return res;
@@ -366,6 +372,7 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
 
   store::PullOptions po;
   po.platform = ctx.platform;
+  po.trust = &trust;
   store::PullResult pr = store::pull_image(repo, *src, name, po, *ctx.progress);
   if (pr.image.commit == current.commit) {
     res.message = "No update available.";
@@ -377,7 +384,7 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
   Argv argv(kargs);
   OstreeSysrootDeployTreeOpts opts = {};
   opts.override_kernel_argv = argv.get();
-  GKeyFile* origin = new_origin(name);
+  GKeyFile* origin = new_origin(name, enforce);
   DeploymentRef dep;
   GErr err;
   const char* osname = ostree_deployment_get_osname(from);
@@ -433,9 +440,11 @@ Installed install_to_filesystem(Context& ctx, const InstallOptions& o) {
       err.raise(fmt::format("creating stateroot {}", o.stateroot));
 
     // 2. the image
+    signature::Trust trust = signature::Trust::load(ctx.trust, ctx.registry);
     auto src = image::open_source(o.source, ctx.registry);
     store::PullOptions po;
     po.platform = ctx.platform;
+    po.trust = &trust;
     store::PullResult pr = store::pull_image(repo, *src, o.source, po, *ctx.progress);
 
     // 3. the deployment
@@ -445,7 +454,7 @@ Installed install_to_filesystem(Context& ctx, const InstallOptions& o) {
     OstreeSysrootDeployTreeOpts opts = {};
     opts.override_kernel_argv = argv.get();
     const image::ImageName& follow = o.target ? *o.target : o.source;
-    GKeyFile* origin = new_origin(follow);
+    GKeyFile* origin = new_origin(follow, ctx.trust.enforce);
     DeploymentRef dep;
     bool ok = ostree_sysroot_deploy_tree_with_options(s.get(), o.stateroot.c_str(), pr.image.commit.c_str(), origin,
                                                       nullptr, &opts, dep.out(), nullptr, err.out());
@@ -512,17 +521,20 @@ UpgradeResult upgrade(Context& ctx, const UpgradeOptions& opts) {
   SysrootRef s = load_sysroot(ctx.sysroot);
   lock(s.get());
   OstreeDeployment* from = current_deployment(s.get());
-  image::ImageName name = origin_image(from);
+  bool enforce = false;
+  image::ImageName name = origin_image(from, &enforce);
   return with_context(fmt::format("upgrading from {}", name.str()),
-                      [&] { return deploy_image(ctx, s.get(), from, name, opts.check); });
+                      [&] { return deploy_image(ctx, s.get(), from, name, opts.check, enforce || ctx.trust.enforce); });
 }
 
 UpgradeResult switch_image(Context& ctx, const image::ImageName& target) {
   SysrootRef s = load_sysroot(ctx.sysroot);
   lock(s.get());
   OstreeDeployment* from = current_deployment(s.get());
+  bool enforce = false;
+  origin_container_image(origin_of(from), &enforce);
   return with_context(fmt::format("switching to {}", target.str()),
-                      [&] { return deploy_image(ctx, s.get(), from, target, false); });
+                      [&] { return deploy_image(ctx, s.get(), from, target, false, enforce || ctx.trust.enforce); });
 }
 
 std::string rollback(Context& ctx) {
