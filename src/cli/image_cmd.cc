@@ -48,16 +48,27 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   image::ImageName src_n = image::ImageName::parse(src_name);
   image::ImageName dst_n = image::ImageName::parse(dst_name);
   auto src = image::open_source(src_n, sf.options());
+  // The source is checked against the signature policy first, as skopeo
+  // copy does, before the destination is opened; then exactly the checked
+  // manifest is copied (a registry source pinned by its digest).
+  with_context(src_n.str(), [&] {
+    signature::Trust trust = signature::Trust::load(pf.trust, sf.options());
+    image::Doc top = src->top();
+    image::Doc m = all && oci::classify(top.bytes, top.media_type) == oci::DocKind::kIndex
+                       ? top
+                       : image::resolve_manifest(*src, top, platform_flag(platform));
+    signature::verify_image(trust, src_n, m);
+    if (src_n.transport == image::Transport::kDocker) {
+      image::ImageName pinned = src_n;
+      pinned.ref.digest = top.digest;
+      src = image::open_source(pinned, sf.options());
+    }
+  });
   auto dst = image::open_dest(dst_n, dst_opts);
   image::CopyOptions opts;
   opts.all = all;
   opts.platform = platform_flag(platform);
   opts.jobs = jobs;
-  // The source is checked against the signature policy, as skopeo copy does.
-  signature::Trust trust = signature::Trust::load(pf.trust, sf.options());
-  opts.check = [&](const image::Doc& m) {
-    with_context(src_n.str(), [&] { signature::verify_image(trust, src_n, m); });
-  };
   Progress progress(quiet);
   image::CopyResult r = image::copy_image(*src, *dst, opts, progress);
   if (!quiet)

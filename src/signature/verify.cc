@@ -10,6 +10,7 @@
 #include "oci/manifest.h"
 #include "registry/http.h"
 #include "signature/gpg.h"
+#include "signature/json_strict.h"
 #include "signature/payload.h"
 #include "signature/sigstore.h"
 #include "util/error.h"
@@ -78,6 +79,31 @@ std::vector<std::string> lookaside_signatures(const Trust& t, const image::Image
   return out;
 }
 
+// The layers of an attachments manifest (oci::Manifest refuses their media
+// types, which are no image layers).
+std::vector<oci::Descriptor> attachment_layers(const std::string& bytes) {
+  nlohmann::json j = parse_json_strict(bytes);
+  if (!j.is_object() || !j.contains("layers") || !j["layers"].is_array()) fail("no \"layers\" array");
+  std::vector<oci::Descriptor> out;
+  for (const nlohmann::json& l : j["layers"]) {
+    if (!l.is_object()) fail("layers: expected objects");
+    oci::Descriptor d;
+    d.media_type = get_string(l, "layer", "mediaType");
+    d.digest = oci::Digest::parse(get_string(l, "layer", "digest"));
+    if (!l.contains("size") || !l["size"].is_number_integer()) fail("layer {}: no integer size", d.digest.short_str());
+    d.size = l["size"].get<int64_t>();
+    if (l.contains("annotations")) {
+      if (!l["annotations"].is_object()) fail("layer {}: annotations: expected an object", d.digest.short_str());
+      for (auto it = l["annotations"].begin(); it != l["annotations"].end(); ++it) {
+        if (!it->is_string()) fail("layer {}: annotation {}: expected a string", d.digest.short_str(), it.key());
+        d.annotations[it.key()] = it->get<std::string>();
+      }
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
 // The cosign signatures attached under the tag sha256-<hex>.sig.
 std::vector<CosignSignature> sigstore_signatures(const Trust& t, const image::ImageName& name, const oci::Digest& d) {
   std::string tag = d.algorithm() + "-" + d.encoded() + ".sig";
@@ -88,9 +114,8 @@ std::vector<CosignSignature> sigstore_signatures(const Trust& t, const image::Im
     if (!m) return out;
     if (m->media_type != oci::media::kOciManifest)
       fail("media type \"{}\", expected an OCI image manifest", m->media_type);
-    oci::Manifest man = oci::Manifest::parse(m->bytes, m->media_type);
     int n = 0;
-    for (const oci::Descriptor& l : man.layers) {
+    for (const oci::Descriptor& l : attachment_layers(m->bytes)) {
       if (l.media_type != kCosignPayloadType) continue;  // other attachments, as containers/image skips them
       if (++n > kMaxSignatures) fail("more than {} signatures", kMaxSignatures);
       if (l.size < 0 || static_cast<uint64_t>(l.size) > kMaxSignatureSize)

@@ -415,6 +415,16 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
 
 Installed install_to_filesystem(Context& ctx, const InstallOptions& o) {
   return with_context(fmt::format("installing {} to {}", o.source.str(), o.root), [&] {
+    // 0. trust: a registry image is checked against the signature policy
+    // before anything is written to the target; the pull checks again what
+    // it fetches (a tag may move in between).
+    signature::Trust trust = signature::Trust::load(ctx.trust, ctx.registry);
+    if (o.source.transport == image::Transport::kDocker) {
+      auto src = image::open_source(o.source, ctx.registry);
+      image::Doc top = src->top();
+      signature::verify_image(trust, o.source, image::resolve_manifest(*src, top, ctx.platform));
+    }
+
     // 1. the ostree sysroot and stateroot
     GRef<GFile> rootf(g_file_new_for_path(o.root.c_str()));
     SysrootRef s(ostree_sysroot_new(rootf.get()));
@@ -440,7 +450,6 @@ Installed install_to_filesystem(Context& ctx, const InstallOptions& o) {
       err.raise(fmt::format("creating stateroot {}", o.stateroot));
 
     // 2. the image
-    signature::Trust trust = signature::Trust::load(ctx.trust, ctx.registry);
     auto src = image::open_source(o.source, ctx.registry);
     store::PullOptions po;
     po.platform = ctx.platform;
