@@ -51,8 +51,9 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   // The source is checked against the signature policy first, as skopeo
   // copy does, before the destination is opened; then exactly the checked
   // manifest is copied (a registry source pinned by its digest).
+  signature::Trust trust;
   with_context(src_n.str(), [&] {
-    signature::Trust trust = signature::Trust::load(pf.trust, sf.options());
+    trust = signature::Trust::load(pf.trust, sf.options());
     image::Doc top = src->top();
     image::Doc m = all && oci::classify(top.bytes, top.media_type) == oci::DocKind::kIndex
                        ? top
@@ -71,9 +72,13 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   opts.jobs = jobs;
   Progress progress(quiet);
   image::CopyResult r = image::copy_image(*src, *dst, opts, progress);
+  // Signatures go along where the destination can hold them (registry to
+  // registry), as skopeo copies them.
+  int sigs = signature::copy_signatures(trust, src_n, dst_n, r.digest, dst_opts);
   if (!quiet)
-    fmt::print(stderr, "Copied {} blobs ({}), {} already present; manifest {}\n", r.blobs_copied,
-               human_bytes(r.bytes_copied), r.blobs_present, r.digest.str());
+    fmt::print(stderr, "Copied {} blobs ({}), {} already present; manifest {}{}\n", r.blobs_copied,
+               human_bytes(r.bytes_copied), r.blobs_present, r.digest.str(),
+               sigs ? fmt::format("; {} signatures", sigs) : "");
   return 0;
 }
 

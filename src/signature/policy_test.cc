@@ -216,6 +216,8 @@ docker:
   EXPECT_EQ(lookaside_base(c, n("docker://127.0.0.1:5000/os/debian:12")), "http://127.0.0.1:8000/sigs/os/debian");
   EXPECT_EQ(lookaside_base(c, n("docker://127.0.0.1:5000/os/special:1")), "http://127.0.0.1:8000/sigs/os/special");
   EXPECT_EQ(lookaside_base(c, n("docker://quay.io/x/y:1")), "file:///var/lib/containers/sigstore/x/y");
+  EXPECT_EQ(lookaside_write_base(c, n("docker://quay.io/x/y:1")), "file:///ignored/x/y");  // lookaside-staging
+  EXPECT_EQ(lookaside_write_base(c, n("docker://127.0.0.1:5000/os/debian:12")), "http://127.0.0.1:8000/sigs/os/debian");
   EXPECT_TRUE(use_sigstore_attachments(c, n("docker://127.0.0.1:5000/os/debian:12")));
   EXPECT_FALSE(use_sigstore_attachments(c, n("docker://127.0.0.1:5000/os/special:1")));
   EXPECT_FALSE(use_sigstore_attachments(c, n("docker://quay.io/x/y:1")));

@@ -23,6 +23,8 @@ RegistryNamespace parse_namespace(const YAML::Node& n, const std::string& where)
   try {
     if (n["lookaside"]) ns.lookaside = n["lookaside"].as<std::string>();
     else if (n["sigstore"]) ns.lookaside = n["sigstore"].as<std::string>();
+    if (n["lookaside-staging"]) ns.lookaside_staging = n["lookaside-staging"].as<std::string>();
+    else if (n["sigstore-staging"]) ns.lookaside_staging = n["sigstore-staging"].as<std::string>();
     if (n["use-sigstore-attachments"]) ns.use_sigstore_attachments = n["use-sigstore-attachments"].as<bool>();
   } catch (const YAML::Exception& e) {
     fail("{}: {}", where, e.msg);
@@ -91,10 +93,11 @@ RegistriesD load_registries_d(const std::string& dir_arg) {
   return conf;
 }
 
-std::string lookaside_base(const RegistriesD& conf, const image::ImageName& name) {
+namespace {
+std::string base_for(const RegistriesD& conf, const image::ImageName& name, bool write) {
   std::string base;
   lookup(conf, name, [&](const RegistryNamespace& ns) {
-    base = ns.lookaside;
+    base = write && !ns.lookaside_staging.empty() ? ns.lookaside_staging : ns.lookaside;
     return !base.empty();
   });
   if (base.empty()) {
@@ -104,6 +107,15 @@ std::string lookaside_base(const RegistriesD& conf, const image::ImageName& name
   }
   while (base.ends_with('/')) base.pop_back();
   return base + "/" + name.ref.repository;
+}
+}  // namespace
+
+std::string lookaside_base(const RegistriesD& conf, const image::ImageName& name) {
+  return base_for(conf, name, false);
+}
+
+std::string lookaside_write_base(const RegistriesD& conf, const image::ImageName& name) {
+  return base_for(conf, name, true);
 }
 
 bool use_sigstore_attachments(const RegistriesD& conf, const image::ImageName& name) {

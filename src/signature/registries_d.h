@@ -10,9 +10,10 @@
 //       lookaside: https://sigs.example.com/sigstore
 //       use-sigstore-attachments: true
 //
-// Keys read: lookaside (and its deprecated name sigstore); lookaside-staging
-// and sigstore-staging (used for writing only) and unknown keys are ignored,
-// as containers/image's YAML decoding does. A namespace (or default-docker)
+// Keys read: lookaside (and its deprecated name sigstore), lookaside-staging
+// (and sigstore-staging: where `image copy` writes signatures, else
+// lookaside), use-sigstore-attachments; unknown keys are ignored, as
+// containers/image's YAML decoding does. A namespace (or default-docker)
 // defined in two files is an error naming both. A docker entry is found as a
 // policy scope is (signature/policy.h): the image's identity, then its
 // namespaces from the longest, then default-docker.
@@ -29,6 +30,7 @@ namespace hull::signature {
 
 struct RegistryNamespace {
   std::string lookaside;                       // a file://, http:// or https:// URL, or ""
+  std::string lookaside_staging;               // for writing; "" = lookaside
   std::optional<bool> use_sigstore_attachments;
 };
 
@@ -50,6 +52,10 @@ RegistriesD load_registries_d(const std::string& dir);
 // file://$HOME/.local/share/containers/sigstore for others (containers/image's
 // builtin default), with "/<repository path>" appended.
 std::string lookaside_base(const RegistriesD& conf, const image::ImageName& name);
+
+// Where signatures of a registry image are written: lookaside-staging,
+// else lookaside, else the builtin default, with "/<repository path>".
+std::string lookaside_write_base(const RegistriesD& conf, const image::ImageName& name);
 
 // use-sigstore-attachments for a registry image (default false).
 bool use_sigstore_attachments(const RegistriesD& conf, const image::ImageName& name);

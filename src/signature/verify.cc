@@ -15,6 +15,7 @@
 #include "signature/sigstore.h"
 #include "util/error.h"
 #include "util/fd.h"
+#include "util/file.h"
 
 namespace hull::signature {
 namespace {
@@ -249,6 +250,60 @@ Verdict verify_image(const Trust& t, const image::ImageName& name, const image::
   }
   v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return v;
+}
+
+}  // namespace hull::signature
+
+namespace hull::signature {
+
+int copy_signatures(const Trust& t, const image::ImageName& src, const image::ImageName& dst, const oci::Digest& digest,
+                    const registry::Options& dst_registry) {
+  if (src.transport != image::Transport::kDocker || dst.transport != image::Transport::kDocker) return 0;
+  return with_context(fmt::format("copying the signatures of {} to {}", src.str(), dst.str()), [&] {
+    int copied = 0;
+    std::vector<std::string> sigs = lookaside_signatures(t, src, digest);
+    if (!sigs.empty()) {
+      std::string base = lookaside_write_base(t.registries_d, dst);
+      if (!base.starts_with("file://")) fail("lookaside {}: only file:// can be written", base);
+      std::string dir = base.substr(7) + "@" + digest.algorithm() + "=" + digest.encoded();
+      make_dirs(dir);
+      int n = 1;
+      while (path_exists(fmt::format("{}/signature-{}", dir, n))) n++;
+      for (auto& s : sigs) {
+        bool present = false;  // the same signature already there: not again
+        for (int i = 1; i < n && !present; i++) present = read_file(fmt::format("{}/signature-{}", dir, i), kMaxSignatureSize) == s;
+        if (present) continue;
+        write_file_atomic(fmt::format("{}/signature-{}", dir, n++), s);
+        copied++;
+      }
+    }
+    if (use_sigstore_attachments(t.registries_d, src)) {
+      std::string tag = digest.algorithm() + "-" + digest.encoded() + ".sig";
+      registry::Client from(src.ref, t.registry);
+      std::optional<registry::FetchedManifest> m = from.find_manifest(tag);
+      if (m) {
+        nlohmann::json j = parse_json_strict(m->bytes);
+        std::vector<oci::Descriptor> blobs = attachment_layers(m->bytes);
+        if (static_cast<int>(blobs.size()) > kMaxSignatures) fail("more than {} signatures", kMaxSignatures);
+        if (j.contains("config")) {
+          oci::Descriptor c;
+          c.digest = oci::Digest::parse(get_string(j["config"], "config", "digest"));
+          c.size = j["config"].value("size", int64_t{0});
+          blobs.push_back(c);
+        }
+        registry::Client to(dst.ref, dst_registry, true);
+        for (const oci::Descriptor& b : blobs) {
+          if (b.size < 0 || static_cast<uint64_t>(b.size) > kMaxSignatureSize)
+            fail("attachment blob {} of {} bytes is over the limit of {} bytes", b.digest.short_str(), b.size,
+                 kMaxSignatureSize);
+          if (!to.has_blob(b.digest)) to.push_blob_bytes(b, from.fetch_blob_bytes(b, kMaxSignatureSize));
+        }
+        to.put_manifest(tag, m->bytes, m->media_type);
+        copied += static_cast<int>(blobs.size()) - (j.contains("config") ? 1 : 0);
+      }
+    }
+    return copied;
+  });
 }
 
 }  // namespace hull::signature

@@ -60,6 +60,17 @@ struct Verdict {
   double seconds = 0;       // time spent finding and verifying signatures
 };
 
+// Copies the signatures of `digest` from registry image `src` to registry
+// image `dst` (`image copy`, as skopeo does): the lookaside's
+// simple-signing signatures into dst's lookaside (file:// only; written
+// atomically, numbered after what is there), and, where registries.d says
+// use-sigstore-attachments for the source, its attachments manifest with
+// its blobs under the same tag in dst's repository. Returns how many
+// signatures were copied; they are checked for size and count as when
+// verifying, not for validity (the destination's readers verify them).
+int copy_signatures(const Trust& trust, const image::ImageName& src, const image::ImageName& dst,
+                    const oci::Digest& digest, const registry::Options& dst_registry);
+
 // Checks `manifest` (the image manifest that will be used, its digest
 // computed from its bytes) of `name` against the policy. Throws
 // Error("signature policy FILE, SCOPE[i] signedBy: why") when a requirement

@@ -11,7 +11,10 @@
 #include <iostream>
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
+
+#include <thread>
 
 #include "oci/manifest.h"
 #include "registry/client.h"
@@ -132,7 +135,7 @@ class Signatures : public testing::Test {
       make_dirs(lookaside());
       make_dirs(dir.path() + "/registries.d");
       write_file_atomic(dir.path() + "/registries.d/test.yaml",
-                        "default-docker:\n  lookaside: file://" + lookaside() + "\n  lookaside-staging: file:///nowhere\n"
+                        "default-docker:\n  lookaside: file://" + lookaside() + "\n"
                         "docker:\n  " + reg.host() + "/cosign:\n    use-sigstore-attachments: true\n");
     }
     std::string lookaside() const { return dir.path() + "/lookaside"; }
@@ -384,6 +387,70 @@ TEST_F(Signatures, VerificationTimePerImage) {
     EXPECT_EQ(by, repo == "time/gpg" ? "signedBy" : "sigstoreSigned");
     std::cout << "[ figures ] " << by << " verification of " << repo << ": " << total / kRuns * 1000 << " ms per image\n";
   }
+}
+
+// The lookaside served over http:// (a static file server, as a web server
+// in front of a sigstore directory would be): signature-1 found, the 404 of
+// signature-2 ends the list.
+TEST_F(Signatures, LookasideOverHttp) {
+  std::string m = push(s_->v1, "http/signed");
+  s_->good.sign(m, host() + "/http/signed:1", lookaside_sig("http/signed", m));
+  httplib::Server srv;
+  ASSERT_TRUE(srv.set_mount_point("/sigs", s_->lookaside()));
+  int requests = 0;
+  srv.set_logger([&](const httplib::Request&, const httplib::Response&) { requests++; });
+  int port = free_port();
+  std::thread t([&] { srv.listen("127.0.0.1", port); });
+  for (int i = 0; i < 500 && !srv.is_running(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::string rd = s_->dir.path() + "/registries.d-http";
+  make_dirs(rd);
+  write_file_atomic(rd + "/http.yaml", "docker:\n  " + host() + "/http:\n    lookaside: http://127.0.0.1:" +
+                                           std::to_string(port) + "/sigs\n");
+  std::string policy = write_policy("http", gpg_scope("http/signed", s_->good.pub) + ", " +
+                                                gpg_scope("http/unsigned", s_->good.pub));
+  std::string out = s_->dir.path() + "/out-http";
+  auto r = hull({"image", "copy", "--quiet", "--policy", policy, "--registries.d", rd,
+                 "docker://" + host() + "/http/signed:1", "oci:" + out + ":x"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(requests, 2);  // signature-1, then signature-2: 404
+  std::string um = push(s_->v2, "http/unsigned");
+  auto u = hull({"image", "copy", "--quiet", "--policy", policy, "--registries.d", rd,
+                 "docker://" + host() + "/http/unsigned:1", "oci:" + out + "-u:x"});
+  EXPECT_NE(u.exit_code, 0);
+  EXPECT_NE(u.err.find("no signature exists"), std::string::npos) << u.err;
+  srv.stop();
+  t.join();
+}
+
+// image copy registry to registry takes the signatures along: the GPG one
+// into the destination's lookaside, the cosign attachment into its
+// repository; the copies verify there (under identities that name the
+// original, as the signatures do).
+TEST_F(Signatures, CopyTakesSignaturesAlong) {
+  std::string gm = push(s_->v1, "orig/gpg");
+  s_->good.sign(gm, host() + "/orig/gpg:1", lookaside_sig("orig/gpg", gm));
+  std::string cm = push(s_->v2, "cosign/orig");
+  s_->cosign.sign(host() + "/cosign/orig@sha256:" + hex(cm));
+  std::string policy = write_policy(
+      "copy", json_escape(host() + "/copied") + R"(: [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": )" +
+                  json_escape(s_->good.pub) + R"(, "signedIdentity": {"type": "exactReference", "dockerReference": )" +
+                  json_escape(host() + "/orig/gpg:1") + "}}], " + json_escape(host() + "/cosign/copied") +
+                  R"(: [{"type": "sigstoreSigned", "keyPath": )" + json_escape(s_->cosign.pub()) +
+                  R"(, "signedIdentity": {"type": "exactRepository", "dockerRepository": )" +
+                  json_escape(host() + "/cosign/orig") + "}}]",
+      R"([{"type": "insecureAcceptAnything"}])");
+  std::string rd = s_->dir.path() + "/registries.d";
+  for (auto [from, to] : {std::pair{std::string("orig/gpg"), std::string("copied/gpg")},
+                          std::pair{std::string("cosign/orig"), std::string("cosign/copied")}}) {
+    auto c = hull({"image", "copy", "--policy", policy, "--registries.d", rd, "docker://" + host() + "/" + from + ":1",
+                   "docker://" + host() + "/" + to + ":1"});
+    ASSERT_EQ(c.exit_code, 0) << c.err;
+    EXPECT_NE(c.err.find("; 1 signatures"), std::string::npos) << c.err;
+    auto v = copy(to, policy, {"--enforce-container-sigpolicy"});
+    EXPECT_EQ(v.exit_code, 0) << to << ": " << v.err;
+  }
+  EXPECT_TRUE(path_exists(lookaside_sig("copied/gpg", gm)));
+  EXPECT_TRUE(client(host() + "/cosign/copied").find_manifest("sha256-" + hex(cm) + ".sig").has_value());
 }
 
 // The host: installed enforcing, upgrades to a signed v2, refuses an
