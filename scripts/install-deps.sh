@@ -7,9 +7,10 @@ set -eu
 build_pkgs="build-essential cmake ninja-build pkg-config
   libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libarchive-dev libzstd-dev zlib1g-dev libostree-dev libglib2.0-dev
-  libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev"
+  libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libgpgme-dev libyaml-cpp-dev"
 test_pkgs="libcpp-httplib-dev docker-registry buildah skopeo apache2-utils
-  busybox-static jq python3 time curl openssl ostree e2fsprogs"
+  busybox-static jq python3 time curl openssl ostree e2fsprogs gpg gpg-agent gpgconf"
 # bench/: the benchmark image (debootstrap + buildah), a local registry, and
 # the tools hull is measured against.
 bench_pkgs="debootstrap buildah skopeo docker-registry time curl jq python3 ostree"
@@ -58,3 +59,8 @@ if [ -n "$missing" ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends $missing
 fi
+# The tests' cosign signer: Debian 13's cosign binary, fetched (not installed)
+# into /var/cache/hull/cosign by scripts/get-cosign.sh.
+case "${1:-all}" in
+  test|all) if [ "$(id -u)" = 0 ]; then sh "$(dirname "$0")/get-cosign.sh" >/dev/null; fi ;;
+esac

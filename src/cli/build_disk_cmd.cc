@@ -38,6 +38,7 @@ int cmd_build_disk(Context& ctx, std::vector<std::string> args) {
   std::vector<std::string> types;
   std::string config_file, chown, target_imgref;
   RegistryFlags rf;
+  PolicyFlags pf;
   bool progress_flag = false, quiet = false, verbose = false;
   install::BuildDiskOptions o;
   app.add_option("IMAGE", o.image,
@@ -53,6 +54,8 @@ int cmd_build_disk(Context& ctx, std::vector<std::string> args) {
   app.add_option("--chown", chown, "give the outputs to UID:GID");
   app.add_option("--target-imgref", target_imgref, "the image the installed system follows (default: IMAGE)");
   rf.add(app);
+  pf.add(app);
+  pf.add_enforce(app);
   app.add_flag("--progress", progress_flag, "show progress (default on a terminal)");
   app.add_flag("-q,--quiet", quiet, "no progress output");
   app.add_flag("-v,--verbose", verbose, "print the time of each phase");
@@ -76,6 +79,7 @@ int cmd_build_disk(Context& ctx, std::vector<std::string> args) {
   Progress progress(quiet, progress_flag && !quiet);
   sysroot::Context c;
   c.registry = rf.options();
+  c.trust = pf.trust;
   c.progress = &progress;
   c.quiet = quiet;
   install::BuildDiskResult r = install::build_disk(c, o);

@@ -32,9 +32,24 @@ registry::Options SourceDestFlags::dest() const {
   return RegistryFlags{dst_authfile.empty() ? authfile : dst_authfile, dst_tls}.options();
 }
 
+void PolicyFlags::add(CLI::App& app) {
+  app.add_option("--policy", trust.policy_path,
+                 "signature policy (default: ~/.config/containers/policy.json, else /etc/containers/policy.json)");
+  app.add_option("--registries.d", trust.registries_d,
+                 "where signatures are found (default: ~/.config/containers/registries.d, else "
+                 "/etc/containers/registries.d)");
+}
+
+void PolicyFlags::add_enforce(CLI::App& app) {
+  app.add_flag("--enforce-container-sigpolicy", trust.enforce,
+               "refuse images the signature policy would accept unsigned (insecureAcceptAnything); "
+               "later upgrades of the host enforce it too");
+}
+
 void HostFlags::add(CLI::App& app) {
   app.add_option("--sysroot", sysroot, "operate on the ostree sysroot in this directory (default: the booted host)");
   registry.add(app);
+  policy.add(app);
   app.add_flag("-q,--quiet", quiet, "no progress output");
 }
 
@@ -42,6 +57,7 @@ sysroot::Context HostFlags::context(Progress& progress) const {
   sysroot::Context c;
   c.sysroot = sysroot;
   c.registry = registry.options();
+  c.trust = policy.trust;
   c.progress = &progress;
   c.quiet = quiet;
   return c;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "registry/client.h"
+#include "signature/verify.h"
 #include "sysroot/sysroot.h"
 #include "util/phases.h"
 #include "util/progress.h"
@@ -35,8 +36,20 @@ struct SourceDestFlags {
 };
 
 // The host commands' flags: the registry's, --sysroot and --quiet.
+// The signature policy's files: --policy FILE, --registries.d DIR (as
+// skopeo names them); add_enforce() adds --enforce-container-sigpolicy for
+// the commands that take it (install, switch, build-disk, image copy).
+struct PolicyFlags {
+  signature::TrustOptions trust;
+
+  void add(CLI::App& app);
+  void add_enforce(CLI::App& app);
+};
+
+// The host commands' flags: the registry's, the policy's, --sysroot and --quiet.
 struct HostFlags {
   RegistryFlags registry;
+  PolicyFlags policy;
   std::string sysroot = "/";
   bool quiet = false;
 

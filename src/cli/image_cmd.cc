@@ -37,6 +37,9 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   app.add_option("--dest-chunk-size", chunk, "push in chunks of this many bytes (default: one request)");
   app.add_option("--dest-compress-format", compress,
                  "recompress every layer: gzip, zstd or zstd:chunked (the image gets a new OCI manifest)");
+  PolicyFlags pf;
+  pf.add(app);
+  pf.add_enforce(app);
   if (int rc = run_cli11(&app, ctx.prog + " image copy", args); rc >= 0) return rc;
 
   registry::Options dst_opts = sd.dest();
@@ -47,6 +50,23 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   image::ImageName src_n = image::ImageName::parse(src_name);
   image::ImageName dst_n = image::ImageName::parse(dst_name);
   auto src = image::open_source(src_n, sd.source());
+  // The source is checked against the signature policy first, as skopeo
+  // copy does, before the destination is opened; then exactly the checked
+  // manifest is copied (a registry source pinned by its digest).
+  signature::Trust trust;
+  with_context(src_n.str(), [&] {
+    trust = signature::Trust::load(pf.trust, sd.source());
+    image::Doc top = src->top();
+    image::Doc m = all && oci::classify(top.bytes, top.media_type) == oci::DocKind::kIndex
+                       ? top
+                       : image::resolve_manifest(*src, top, platform_flag(platform));
+    signature::verify_image(trust, src_n, m);
+    if (src_n.transport == image::Transport::kDocker) {
+      image::ImageName pinned = src_n;
+      pinned.ref.digest = top.digest;
+      src = image::open_source(pinned, sd.source());
+    }
+  });
   auto dst = image::open_dest(dst_n, dst_opts);
   image::CopyOptions opts;
   opts.all = all;
@@ -55,9 +75,13 @@ int image_copy(Context& ctx, std::vector<std::string> args) {
   opts.compress = format;
   Progress progress(quiet);
   image::CopyResult r = image::copy_image(*src, *dst, opts, progress);
+  // Signatures go along where the destination can hold them (registry to
+  // registry), as skopeo copies them.
+  int sigs = signature::copy_signatures(trust, src_n, dst_n, r.digest, dst_opts);
   if (!quiet)
-    fmt::print(stderr, "Copied {} blobs ({}), {} already present; manifest {}\n", r.blobs_copied,
-               human_bytes(r.bytes_copied), r.blobs_present, r.digest.str());
+    fmt::print(stderr, "Copied {} blobs ({}), {} already present; manifest {}{}\n", r.blobs_copied,
+               human_bytes(r.bytes_copied), r.blobs_present, r.digest.str(),
+               sigs ? fmt::format("; {} signatures", sigs) : "");
   return 0;
 }
 

@@ -90,6 +90,7 @@ int cmd_switch(Context& ctx, std::vector<std::string> args) {
   app.add_flag("--retain", retain, "keep the current deployment as rollback (always the case here)");
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "say how each layer was fetched and verified");
+  f.policy.add_enforce(app);
   if (int rc = run_cli11(&app, ctx.prog + " switch", args); rc >= 0) return rc;
   image::Transport t = image::transport_from_bootc(transport);
   std::string prefix = t == image::Transport::kDocker ? "docker://" : t == image::Transport::kOci ? "oci:" : "oci-archive:";
@@ -129,6 +130,7 @@ int install_to_filesystem(Context& ctx, std::vector<std::string> args) {
   app.add_option("ROOT", o.root, "the target root filesystem")->required();
   inf.add(app, o);
   app.add_option("--bootloader", o.bootloader, "libostree's sysroot.bootloader (none, syslinux, ...)");
+  f.policy.add_enforce(app);
   if (int rc = run_cli11(&app, ctx.prog + " install to-filesystem", args); rc >= 0) return rc;
   inf.apply(o);
   Progress progress(f.quiet);
@@ -152,6 +154,7 @@ int install_to_disk(Context& ctx, std::vector<std::string> args) {
       ->check(CLI::IsMember({"ext4", "xfs", "btrfs"}));
   app.add_option("--root-size", root_size, "size of the root partition, e.g. 8G (default: the rest of the disk)");
   inf.add(app, o.install);
+  f.policy.add_enforce(app);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "print the time of each phase");
   if (int rc = run_cli11(&app, ctx.prog + " install to-disk", args); rc >= 0) return rc;

@@ -182,6 +182,7 @@ CopyResult copy_image(Source& src, Dest& dst, const CopyOptions& opts, Progress&
     if (is_index && opts.all && opts.compress)
       fail("recompressing the layers of every image of an index (--all) is not supported");
     if (is_index && opts.all) {
+      if (opts.check) opts.check(top);
       oci::Index idx = oci::Index::parse(top.bytes, top.media_type);
       for (auto& d : idx.manifests) {
         Doc child = src.child(d);
@@ -197,6 +198,7 @@ CopyResult copy_image(Source& src, Dest& dst, const CopyOptions& opts, Progress&
       return result;
     } else {
       written = resolve_manifest(src, top, opts.platform);
+      if (opts.check) opts.check(written);
       copy_manifest(src, dst, written, true, opts, progress, result);
     }
     dst.commit();

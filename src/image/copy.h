@@ -8,6 +8,7 @@
 // diff_ids do not change.
 #pragma once
 
+#include <functional>
 #include <optional>
 
 #include "chunked/compress.h"
@@ -23,6 +24,10 @@ struct CopyOptions {
   // Recompress every layer to this format (not with `all`).
   std::optional<chunked::Format> compress;
   int level = 3;                          // for `compress`, as CompressOptions::level
+  // Called with the manifest to copy (with `all`, the top-level index)
+  // before anything else is read; throws to refuse it (the signature
+  // policy: signature::verify_image).
+  std::function<void(const Doc&)> check;
 };
 
 struct CopyResult {

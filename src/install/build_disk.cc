@@ -188,11 +188,17 @@ ResolvedImage resolve_image(sysroot::Context& ctx, const std::string& image, con
   }
   // A registry: fetched once here, measured and installed from the copy;
   // upgrades follow the registry name.
+  // The signature policy is checked here, against the registry's name,
+  // before anything but the manifest is fetched; the local copy is then
+  // installed without checking it again (Context::trust.source_checked).
+  signature::Trust trust = signature::Trust::load(ctx.trust, ctx.registry);
   auto src = image::open_source(n, ctx.registry);
   auto dst = image::open_dest(image::ImageName::parse(local), ctx.registry);
   image::CopyOptions co;
   co.platform = ctx.platform;
+  co.check = [&](const image::Doc& m) { signature::verify_image(trust, n, m); };
   image::copy_image(*src, *dst, co, *ctx.progress);
+  ctx.trust.source_checked = true;
   ri.source = image::ImageName::parse(local);
   ri.target = n;
   return ri;

@@ -553,12 +553,20 @@ Client::~Client() = default;
 Client::Client(Client&&) noexcept = default;
 
 FetchedManifest Client::get_manifest(std::string_view tag_or_digest) {
+  return *get_manifest_impl(tag_or_digest, false);
+}
+
+std::optional<FetchedManifest> Client::find_manifest(std::string_view tag_or_digest) {
+  return get_manifest_impl(tag_or_digest, true);
+}
+
+std::optional<FetchedManifest> Client::get_manifest_impl(std::string_view tag_or_digest, bool missing_ok) {
   bool by_digest = tag_or_digest.find(':') != std::string_view::npos;
   std::string ctx = fmt::format("fetching manifest {}{}{}", impl_->name, by_digest ? "@" : ":", tag_or_digest);
   return with_context(ctx, [&] {
     std::optional<oci::Digest> want;
     if (by_digest) want = oci::Digest::parse(tag_or_digest);
-    return impl_->retrying([&] {
+    return impl_->retrying([&]() -> std::optional<FetchedManifest> {
       std::string bytes;
       HttpRequest req;
       req.url = impl_->base + "/manifests/" + std::string(tag_or_digest);
@@ -573,6 +581,7 @@ FetchedManifest Client::get_manifest(std::string_view tag_or_digest) {
         bytes.append(data);
       };
       HttpResponse r = impl_->send(req);
+      if (missing_ok && r.status == 404) return std::nullopt;
       if (r.status != 200) impl_->fail_status(r);
       FetchedManifest m;
       if (want) {

@@ -61,6 +61,9 @@ class Client {
   // hull reads. Refuses bodies over oci::kMaxManifestSize. When `ref` is a
   // digest the bytes are verified against it.
   FetchedManifest get_manifest(std::string_view tag_or_digest);
+  // The same, but nullopt when the registry answers 404 (a tag that does
+  // not exist, such as an image's sigstore attachment tag).
+  std::optional<FetchedManifest> find_manifest(std::string_view tag_or_digest);
 
   // Streams blob `d` into `fd` (opened for writing, empty, seekable),
   // verifying size and digest; on an interrupted transfer resumes with
@@ -122,6 +125,7 @@ class Client {
   void put_manifest(std::string_view tag_or_digest, std::string_view bytes, std::string_view media_type);
 
  private:
+  std::optional<FetchedManifest> get_manifest_impl(std::string_view tag_or_digest, bool missing_ok);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -207,6 +207,7 @@ Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<
   Preview p;
   image::Doc top = src.top();
   p.manifest = image::resolve_manifest(src, top, platform);
+  if (popts.check) popts.check(p.manifest);
   oci::Manifest m = oci::Manifest::parse(p.manifest.bytes, p.manifest.media_type);
   p.config = src.blob_bytes(m.config, oci::kMaxConfigSize);
   std::set<oci::Digest> listed;
@@ -274,7 +275,9 @@ PullResult pull_image(OstreeRepo* repo, image::Source& src, const image::ImageNa
                       Progress& progress) {
   return with_context(fmt::format("pulling {}", name.str()), [&] {
     PullResult res;
-    Preview pv = preview_image(repo, src, opts.platform, PreviewOptions{opts.partial});
+    // Trust first: the signature policy against the resolved manifest digest, before the config or any layer.
+    auto verify = [&](const image::Doc& d) { if (opts.trust) res.verdict = signature::verify_image(*opts.trust, name, d); };
+    Preview pv = preview_image(repo, src, opts.platform, PreviewOptions{opts.partial, verify});
     oci::Manifest m = oci::Manifest::parse(pv.manifest.bytes, pv.manifest.media_type);
     oci::ImageConfig cfg = oci::ImageConfig::parse(pv.config);
     if (!has_bootable_label(cfg))

@@ -12,6 +12,7 @@
 
 #include <ostree.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -20,6 +21,7 @@
 
 #include "image/source.h"
 #include "oci/manifest.h"
+#include "signature/verify.h"
 #include "util/progress.h"
 
 namespace hull::store {
@@ -67,6 +69,10 @@ struct Preview {
 };
 struct PreviewOptions {
   bool partial = true;  // plan file-level pulls where the source serves ranges
+  // Called with the resolved image manifest before anything else is
+  // fetched; throws to refuse it: the signature policy
+  // (signature::verify_image) sees the manifest digest first.
+  std::function<void(const image::Doc&)> check;
 };
 Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<oci::Platform>& platform,
                       const PreviewOptions& popts = {});
@@ -86,6 +92,7 @@ struct PullResult {
   // How each zstd:chunked layer was trusted: "diff_id of the rebuilt tar
   // stream", "table of contents (no tar-split)", one line per layer.
   std::vector<std::string> checks;
+  signature::Verdict verdict;
 };
 
 // "Fetched 2 layers (3.1 MB of 253 MB; 412 files by range, 9,120 found locally), reused 8".
@@ -97,10 +104,15 @@ struct PullOptions {
   std::string tmp_dir;  // where fetched blobs wait for import; default /var/tmp
                         // (blobs of an oci: layout are verified and read in place)
   bool partial = true;  // file-level pulls of zstd:chunked layers where they pay
+  // The signature policy the manifest must satisfy before anything else of
+  // the image is fetched; null: none (tests, benchmarks).
+  const signature::Trust* trust = nullptr;
 };
 
 // Fetches what is missing of `name`, imports it and writes the image
-// commit under image_ref(name). Refuses, saying exactly what is missing and
+// commit under image_ref(name). With opts.trust, the manifest is checked
+// against the signature policy before its config or any layer is fetched,
+// and exactly that manifest (its digest) is what gets stored. Refuses, saying exactly what is missing and
 // leaving no ref behind, an image that is not bootable: without the label
 // containers.bootc=1 (or ostree.bootable=1; checked before any layer is
 // fetched), without a kernel at /usr/lib/modules/KVER/vmlinuz with its

@@ -14,9 +14,9 @@ std::pair<std::string_view, std::string_view> split_colon(std::string_view s) {
   return {s.substr(0, c), s.substr(c + 1)};
 }
 
-[[noreturn]] void refuse_signed(std::string_view scheme) {
-  fail("{} references are signed: hull does not verify image signatures yet "
-       "(use ostree-unverified-registry: or ostree-unverified-image:)",
+[[noreturn]] void refuse_remote(std::string_view scheme) {
+  fail("{} references are verified by an ostree remote's GPG keys, which hull does not do "
+       "(use ostree-image-signed:, ostree-unverified-registry: or ostree-unverified-image:)",
        scheme);
 }
 
@@ -113,22 +113,23 @@ void parse_origin_line(std::string_view raw, size_t line, Origin& o) {
 
 }  // namespace
 
-std::string origin_image_ref(const image::ImageName& name) {
+std::string origin_image_ref(const image::ImageName& name, bool enforce_signatures) {
+  if (enforce_signatures) return "ostree-image-signed:" + name.str();
   if (name.transport == image::Transport::kDocker) return "ostree-unverified-registry:" + name.ref.str();
   return "ostree-unverified-image:" + name.str();
 }
 
-image::ImageName parse_origin_image_ref(std::string_view s) {
+image::ImageName parse_origin_image_ref(std::string_view s, bool* enforce_signatures) {
   return with_context(fmt::format("invalid origin image reference \"{}\"", s), [&] {
     auto [scheme, rest] = split_colon(s);
+    if (enforce_signatures) *enforce_signatures = scheme == "ostree-image-signed";
     if (scheme == "ostree-unverified-registry") {
       if (rest.empty()) fail("empty image name");
       return image::ImageName::parse(std::string("docker://") + std::string(rest));
     }
-    if (scheme == "ostree-unverified-image") return parse_transport_ref(rest);
-    if (scheme == "ostree-image-signed" || scheme == "ostree-remote-image" || scheme == "ostree-remote-registry")
-      refuse_signed(scheme);
-    fail("unknown scheme \"{}\" (expected ostree-unverified-registry: or ostree-unverified-image:)", scheme);
+    if (scheme == "ostree-unverified-image" || scheme == "ostree-image-signed") return parse_transport_ref(rest);
+    if (scheme == "ostree-remote-image" || scheme == "ostree-remote-registry") refuse_remote(scheme);
+    fail("unknown scheme \"{}\" (expected ostree-unverified-registry:, ostree-unverified-image: or ostree-image-signed:)", scheme);
   });
 }
 
@@ -179,16 +180,17 @@ std::string render_origin(const Origin& origin) {
   return out;
 }
 
-Origin origin_for_image(const image::ImageName& name) {
+Origin origin_for_image(const image::ImageName& name, bool enforce_signatures) {
   Origin o;
-  o.set(kOriginGroup, kOriginImageKey, origin_image_ref(name));
+  o.set(kOriginGroup, kOriginImageKey, origin_image_ref(name, enforce_signatures));
   return o;
 }
 
-std::optional<image::ImageName> origin_container_image(const Origin& origin) {
+std::optional<image::ImageName> origin_container_image(const Origin& origin, bool* enforce_signatures) {
+  if (enforce_signatures) *enforce_signatures = false;
   const std::string* ref = origin.get(kOriginGroup, kOriginImageKey);
   if (!ref) return std::nullopt;
-  return parse_origin_image_ref(*ref);
+  return parse_origin_image_ref(*ref, enforce_signatures);
 }
 
 bool origin_incompatible(const Origin& origin) {

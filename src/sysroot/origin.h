@@ -11,9 +11,13 @@
 //   ostree-unverified-image:docker://NAME
 //   ostree-unverified-image:oci:PATH[:NAME]  an OCI layout directory
 //   ostree-unverified-image:oci-archive:FILE[:NAME]
-//   ostree-image-signed:..., ostree-remote-image:REMOTE:...,
-//   ostree-remote-registry:REMOTE:NAME       signed: refused (hull does
-//                                            not verify signatures yet)
+//   ostree-image-signed:docker://NAME        the same, installed with
+//   ostree-image-signed:registry:NAME        --enforce-container-sigpolicy:
+//   ostree-image-signed:oci:PATH[:NAME] ...  every later upgrade and switch
+//                                            enforces the signature policy
+//   ostree-remote-image:REMOTE:...,
+//   ostree-remote-registry:REMOTE:NAME       verified by an ostree remote's
+//                                            keys: refused
 // bootc writes nothing else; libostree may add keys of its own
 // ([libostree-transient] pinned=, [origin] unlocked=) and rpm-ostree its
 // groups, so the file model keeps every group and key it reads.
@@ -35,14 +39,16 @@ inline constexpr const char* kOriginImageKey = "container-image-reference";
 
 // The OstreeImageReference for `name`: "ostree-unverified-registry:REF" for
 // registry images (REF fully qualified), "ostree-unverified-image:oci:..."
-// and "ostree-unverified-image:oci-archive:..." for layouts.
-std::string origin_image_ref(const image::ImageName& name);
+// and "ostree-unverified-image:oci-archive:..." for layouts;
+// "ostree-image-signed:TRANSPORT:..." (bootc's form) when
+// `enforce_signatures`.
+std::string origin_image_ref(const image::ImageName& name, bool enforce_signatures = false);
 
-// Parses any unverified form above. Throws Error("invalid origin image
-// reference \"...\": why"); signed and ostree-remote forms are refused
-// with "hull does not verify image signatures yet", unsupported transports
-// (containers-storage, dir, docker-archive, docker-daemon) by name.
-image::ImageName parse_origin_image_ref(std::string_view s);
+// Parses any form above but ostree-remote-*; `enforce_signatures` (if not
+// null) is set for ostree-image-signed:. Throws Error("invalid origin image
+// reference \"...\": why"); ostree-remote forms are refused, unsupported
+// transports (containers-storage, dir, docker-archive, docker-daemon) by name.
+image::ImageName parse_origin_image_ref(std::string_view s, bool* enforce_signatures = nullptr);
 
 // An origin file: its groups and keys in file order; values unescaped.
 // Comments and blank lines are not kept.
@@ -73,11 +79,12 @@ Origin parse_origin(std::string_view text);
 std::string render_origin(const Origin& origin);
 
 // The origin bootc writes for a deployment of `name`.
-Origin origin_for_image(const image::ImageName& name);
+Origin origin_for_image(const image::ImageName& name, bool enforce_signatures = false);
 
 // The image a deployment follows: its [origin] container-image-reference
-// parsed, or nullopt if there is none (an ostree-only deployment).
-std::optional<image::ImageName> origin_container_image(const Origin& origin);
+// parsed, or nullopt if there is none (an ostree-only deployment);
+// `enforce_signatures` (if not null) says whether it is ostree-image-signed:.
+std::optional<image::ImageName> origin_container_image(const Origin& origin, bool* enforce_signatures = nullptr);
 
 // True if rpm-ostree has made machine-local changes in this origin
 // ([rpmostree], [packages], [overrides], [modules]): bootc then marks the

@@ -45,11 +45,33 @@ TEST(OriginImageRef, ParsesEveryUnverifiedForm) {
   }
 }
 
+TEST(OriginImageRef, SignedFormsRememberEnforcement) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"ostree-image-signed:docker://quay.io/x/y:1", "docker://quay.io/x/y:1"},
+      {"ostree-image-signed:registry:quay.io/x/y:1", "docker://quay.io/x/y:1"},
+      {"ostree-image-signed:oci:/srv/os:v1", "oci:/srv/os:v1"},
+  };
+  for (const auto& [in, want] : cases) {
+    SCOPED_TRACE(in);
+    bool enforce = false;
+    EXPECT_EQ(parse_origin_image_ref(in, &enforce).str(), want);
+    EXPECT_TRUE(enforce);
+  }
+  bool enforce = true;
+  parse_origin_image_ref("ostree-unverified-registry:quay.io/x/y:1", &enforce);
+  EXPECT_FALSE(enforce);
+  image::ImageName n = image::ImageName::parse("quay.io/x/y:1");
+  EXPECT_EQ(origin_image_ref(n, true), "ostree-image-signed:docker://quay.io/x/y:1");
+  Origin o = origin_for_image(n, true);
+  ASSERT_TRUE(origin_container_image(o, &enforce));
+  EXPECT_TRUE(enforce);
+}
+
 TEST(OriginImageRef, RefusesWithAReason) {
   const std::pair<const char*, const char*> cases[] = {
-      {"ostree-image-signed:docker://quay.io/x/y:1", "hull does not verify image signatures yet"},
-      {"ostree-remote-image:fedora:docker://quay.io/x/y:1", "hull does not verify image signatures yet"},
-      {"ostree-remote-registry:fedora:quay.io/x/y:1", "hull does not verify image signatures yet"},
+      {"ostree-remote-image:fedora:docker://quay.io/x/y:1", "verified by an ostree remote's GPG keys"},
+      {"ostree-remote-registry:fedora:quay.io/x/y:1", "verified by an ostree remote's GPG keys"},
+      {"ostree-image-signed:quay.io/x/y:1", "unknown transport \"quay.io/x/y\""},
       {"ostree-unverified-image:containers-storage:localhost/os", "the containers-storage transport is not supported"},
       {"ostree-unverified-image:dir:/srv/os", "the dir transport is not supported"},
       {"ostree-unverified-image:docker:quay.io/x/y", "missing // in docker://"},

@@ -31,7 +31,11 @@ Tree optional_tree(const std::optional<T>& v) {
 
 Tree null_or(const std::string& s) { return s.empty() ? Tree(nullptr) : Tree(s); }
 
-Tree to_tree(const ImageReference& r) { return Tree{{"image", r.image}, {"transport", r.transport}}; }
+Tree to_tree(const ImageReference& r) {
+  Tree t{{"image", r.image}, {"transport", r.transport}};
+  if (!r.signature.empty()) t["signature"] = r.signature;
+  return t;
+}
 
 Tree to_tree(const ImageStatus& s) {
   return Tree{{"image", to_tree(s.image)},
@@ -373,12 +377,16 @@ struct Node {
 
 ImageReference parse_ref(const Node& n) {
   n.object();
+  ImageReference r{n.at("image").str(), n.at("transport").str(), ""};
   if (n.present("signature")) {
     const nlohmann::json& sig = n.v.at("signature");
-    if (!(sig.is_string() && sig.get<std::string>() == "insecure"))
-      fail("{}.signature: {}: hull does not verify image signatures yet", n.path, sig.dump());
+    if (sig.is_string() && sig.get<std::string>() == "containerPolicy")
+      r.signature = "containerPolicy";
+    else if (!(sig.is_string() && sig.get<std::string>() == "insecure"))
+      fail("{}.signature: {}: hull verifies signatures by the container policy only (\"containerPolicy\")", n.path,
+           sig.dump());
   }
-  return ImageReference{n.at("image").str(), n.at("transport").str()};
+  return r;
 }
 
 ImageStatus parse_image_status(const Node& n) {
@@ -473,10 +481,11 @@ void parse_status(const Node& doc, HostStatus& st) {
 
 }  // namespace
 
-ImageReference bootc_image_reference(const image::ImageName& name) {
+ImageReference bootc_image_reference(const image::ImageName& name, bool enforce_signatures) {
   std::string transport(image::bootc_transport_name(name.transport));
-  if (name.transport == image::Transport::kDocker) return {name.ref.str(), transport};
-  return {name.path + (name.name.empty() ? "" : ":" + name.name), transport};
+  std::string sig = enforce_signatures ? "containerPolicy" : "";
+  if (name.transport == image::Transport::kDocker) return {name.ref.str(), transport, sig};
+  return {name.path + (name.name.empty() ? "" : ":" + name.name), transport, sig};
 }
 
 void derive_spec(HostStatus& st) {

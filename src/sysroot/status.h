@@ -19,8 +19,9 @@
 //
 // `status.type` is derived as bootc does: "bootcHost" when the booted entry
 // was deployed from a container image, else null. ImageReference.signature
-// is never emitted (bootc omits it for unverified images, the only kind
-// hull deploys).
+// is "containerPolicy" for images whose origin is ostree-image-signed:
+// (installed or switched with --enforce-container-sigpolicy) and omitted
+// otherwise, as bootc omits it for unverified images.
 //
 // Offline sysroots (a --sysroot directory; nothing is booted there): bootc
 // has no answer (it prints "System is not deployed via bootc."), so hull
@@ -46,6 +47,7 @@ namespace hull::sysroot {
 struct ImageReference {
   std::string image;      // "quay.io/x/y:tag", "/var/lib/img:latest"
   std::string transport;  // "registry", "oci", "oci-archive"
+  std::string signature;  // "containerPolicy" (signatures enforced) or "" (omitted)
   friend bool operator==(const ImageReference&, const ImageReference&) = default;
 };
 
@@ -100,7 +102,8 @@ struct HostStatus {
 
 // bootc's {image, transport} for an image name: registry images by their
 // full reference, oci:/oci-archive: by "PATH[:NAME]".
-ImageReference bootc_image_reference(const image::ImageName& name);
+// `enforce_signatures` sets signature "containerPolicy".
+ImageReference bootc_image_reference(const image::ImageName& name, bool enforce_signatures = false);
 
 // Sets spec_image and boot_order as bootc derives them: the image of the
 // staged entry, else of the booted one; "rollback" iff rollback_queued.
@@ -140,7 +143,8 @@ std::string render_human(const HostStatus& st, bool verbose = false);
 // The inverse of render_json (either style; also reads bootc's own
 // output). Throws Error naming the JSON path of a missing or mistyped
 // field ("status.booted.ostree.deploySerial: expected an integer"), and
-// refuses signed image references (hull does not verify signatures yet).
+// refuses image signatures other than "containerPolicy" (and bootc's older
+// "insecure", read as none).
 HostStatus parse_json(std::string_view text);
 
 }  // namespace hull::sysroot

@@ -28,7 +28,7 @@ const char* kCommitC = "77aa77aa77aa77aa77aa77aa77aa77aa77aa77aa77aa77aa77aa77aa
 
 ImageStatus image(const char* ref, const char* version, const char* timestamp, const char* digest,
                   const char* transport = "registry") {
-  return ImageStatus{ImageReference{ref, transport}, version, timestamp, digest, "amd64"};
+  return ImageStatus{ImageReference{ref, transport, ""}, version, timestamp, digest, "amd64"};
 }
 
 BootEntry entry(std::optional<ImageStatus> img, const char* commit, int serial) {
@@ -139,6 +139,24 @@ std::string canonical(const HostStatus& s) { return render_json(s, JsonStyle::kC
 std::string yaml(const HostStatus& s) { return render_yaml(s); }
 std::string human(const HostStatus& s) { return render_human(s); }
 std::string human_verbose(const HostStatus& s) { return render_human(s, true); }
+
+TEST(StatusJson, SignaturePolicyRoundTrips) {
+  HostStatus st;
+  BootEntry e;
+  e.image = ImageStatus{bootc_image_reference(image::ImageName::parse("quay.io/x/y:1"), true), "1", "", "sha256:" + std::string(64, 'a'), "amd64"};
+  e.ostree = {"c0ffee", 0, "default"};
+  st.booted = e;
+  derive_spec(st);
+  std::string j = render_json(st);
+  auto doc = nlohmann::json::parse(j);
+  EXPECT_EQ(doc["spec"]["image"]["signature"], "containerPolicy");
+  // bootc's field order: image, transport, signature.
+  EXPECT_NE(j.find("\"image\": \"quay.io/x/y:1\",\n      \"transport\": \"registry\",\n      \"signature\": \"containerPolicy\""),
+            std::string::npos)
+      << j;
+  EXPECT_EQ(parse_json(j), st);
+  EXPECT_EQ(parse_json(render_json(st, JsonStyle::kCanonical)), st);
+}
 
 TEST(StatusRender, MatchesGoldenFiles) {
   const Golden goldens[] = {
@@ -293,8 +311,8 @@ TEST(StatusJson, ParseErrorsNameThePath) {
        "status.staged.image.imageDigest: missing"},
       {edited([](json& j) { j["status"]["rollback"]["pinned"] = 1; }), "status.rollback.pinned: expected true or false"},
       {edited([](json& j) { j["spec"]["bootOrder"] = "sideways"; }), "spec.bootOrder: expected default or rollback"},
-      {edited([](json& j) { j["spec"]["image"]["signature"] = "containerPolicy"; }),
-       "spec.image.signature: \"containerPolicy\": hull does not verify image signatures yet"},
+      {edited([](json& j) { j["spec"]["image"]["signature"] = json{{"ostreeRemote", "fedora"}}; }),
+       "spec.image.signature: {\"ostreeRemote\":\"fedora\"}: hull verifies signatures by the container policy only"},
       {edited([](json& j) { j["status"]["booted"]["composefs"] = json::object(); }),
        "status.booted.composefs: composefs deployments are not supported"},
       {edited([](json& j) { j["status"]["otherDeployments"] = json::array({1}); }),

@@ -86,17 +86,18 @@ Origin origin_of(OstreeDeployment* d) {
   return parse_origin(text.str());
 }
 
-// The image a deployment follows; throws if it follows none.
-image::ImageName origin_image(OstreeDeployment* d) {
-  std::optional<image::ImageName> name = origin_container_image(origin_of(d));
+// The image a deployment follows; throws if it follows none. `enforce` is
+// set if its origin is ostree-image-signed:.
+image::ImageName origin_image(OstreeDeployment* d, bool* enforce) {
+  std::optional<image::ImageName> name = origin_container_image(origin_of(d), enforce);
   if (!name) fail("deployment {} does not follow a container image (no container-image-reference)",
                   ostree_deployment_get_csum(d));
   return *name;
 }
 
 // The origin libostree writes for a deployment of `name`; owned by the caller.
-GKeyFile* new_origin(const image::ImageName& name) {
-  std::string text = render_origin(origin_for_image(name));
+GKeyFile* new_origin(const image::ImageName& name, bool enforce) {
+  std::string text = render_origin(origin_for_image(name, enforce));
   GKeyFile* kf = g_key_file_new();
   GErr err;
   if (!g_key_file_load_from_data(kf, text.c_str(), text.size(), G_KEY_FILE_NONE, err.out())) {
@@ -173,9 +174,9 @@ std::string rfc3339(time_t t) {
   return buf;
 }
 
-ImageStatus image_status(const store::ImageRecord& r, const image::ImageName& name) {
+ImageStatus image_status(const store::ImageRecord& r, const image::ImageName& name, bool enforce) {
   ImageStatus st;
-  st.image = bootc_image_reference(name);
+  st.image = bootc_image_reference(name, enforce);
   st.version = r.version;
   st.image_digest = r.manifest_digest.str();
   st.architecture = r.architecture;
@@ -193,15 +194,16 @@ BootEntry boot_entry(OstreeRepo* repo, OstreeDeployment* d) {
   // one that follows no container image shows none.
   Origin origin = origin_of(d);
   e.incompatible = origin_incompatible(origin);
-  std::optional<image::ImageName> name = origin_container_image(origin);
+  bool enforce = false;
+  std::optional<image::ImageName> name = origin_container_image(origin, &enforce);
   if (e.incompatible || !name) return e;
   std::optional<store::ImageRecord> rec = store::find_image(repo, e.ostree.checksum);
   if (!rec) return e;  // deployed by another tool
-  e.image = image_status(*rec, *name);
+  e.image = image_status(*rec, *name, enforce);
   // An update already fetched but not deployed.
   if (auto cur = store::resolve_ref(repo, store::image_ref(*name)); cur && *cur != e.ostree.checksum) {
     store::ImageRecord newer = store::read_image(repo, *cur);
-    if (newer.manifest_digest != rec->manifest_digest) e.cached_update = image_status(newer, *name);
+    if (newer.manifest_digest != rec->manifest_digest) e.cached_update = image_status(newer, *name, enforce);
   }
   return e;
 }
@@ -451,13 +453,18 @@ std::unique_ptr<image::Source> reach_origin(Context& ctx, OstreeSysroot* s, cons
 // Pulls `name` from `src`, then stages (booted) or deploys (directory) it on
 // top of `from`, carrying kernel arguments over with the kargs.d difference.
 UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* from, const image::ImageName& name,
-                           std::unique_ptr<image::Source> src, bool check) {
+                           std::unique_ptr<image::Source> src, bool check, bool enforce) {
   OstreeRepo* repo = repo_of(s);
+  signature::TrustOptions to = ctx.trust;
+  to.enforce = enforce;
+  signature::Trust trust = signature::Trust::load(to, ctx.registry);
   store::ImageRecord current = store::read_image(repo, ostree_deployment_get_csum(from));
   UpgradeResult res;
 
   if (check) {
-    store::Preview pv = store::preview_image(repo, *src, ctx.platform);
+    store::PreviewOptions po;
+    po.check = [&](const image::Doc& m) { signature::verify_image(trust, name, m); };
+    store::Preview pv = store::preview_image(repo, *src, ctx.platform, po);
     if (pv.manifest.digest == current.manifest_digest) {
       res.message = "No changes in: " + name.str();
       return res;
@@ -472,6 +479,7 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
 
   store::PullOptions po;
   po.platform = ctx.platform;
+  po.trust = &trust;
   store::PullResult pr = store::pull_image(repo, *src, name, po, *ctx.progress);
   if (pr.image.commit == current.commit) {
     res.message = "No update available.";
@@ -483,7 +491,7 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
   Argv argv(kargs);
   OstreeSysrootDeployTreeOpts opts = {};
   opts.override_kernel_argv = argv.get();
-  GKeyFile* origin = new_origin(name);
+  GKeyFile* origin = new_origin(name, enforce);
   DeploymentRef dep;
   GErr err;
   const char* osname = ostree_deployment_get_osname(from);
@@ -522,6 +530,16 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
 
 Installed install_to_filesystem(Context& ctx, const InstallOptions& o) {
   return with_context(fmt::format("installing {} to {}", o.source.str(), o.root), [&] {
+    // 0. trust: a registry image is checked against the signature policy
+    // before anything is written to the target; the pull checks again what
+    // it fetches (a tag may move in between).
+    signature::Trust trust = signature::Trust::load(ctx.trust, ctx.registry);
+    if (o.source.transport == image::Transport::kDocker) {
+      auto src = image::open_source(o.source, ctx.registry);
+      image::Doc top = src->top();
+      signature::verify_image(trust, o.source, image::resolve_manifest(*src, top, ctx.platform));
+    }
+
     // 1. the ostree sysroot and stateroot
     GRef<GFile> rootf(g_file_new_for_path(o.root.c_str()));
     SysrootRef s(ostree_sysroot_new(rootf.get()));
@@ -550,6 +568,7 @@ Installed install_to_filesystem(Context& ctx, const InstallOptions& o) {
     auto src = image::open_source(o.source, ctx.registry);
     store::PullOptions po;
     po.platform = ctx.platform;
+    po.trust = &trust;
     store::PullResult pr = store::pull_image(repo, *src, o.source, po, *ctx.progress);
 
     // 3. the deployment
@@ -559,7 +578,7 @@ Installed install_to_filesystem(Context& ctx, const InstallOptions& o) {
     OstreeSysrootDeployTreeOpts opts = {};
     opts.override_kernel_argv = argv.get();
     const image::ImageName& follow = o.target ? *o.target : o.source;
-    GKeyFile* origin = new_origin(follow);
+    GKeyFile* origin = new_origin(follow, ctx.trust.enforce);
     DeploymentRef dep;
     VarNotes notes;  // silenced: seed_var below copies the image's /var
     bool ok = ostree_sysroot_deploy_tree_with_options(s.get(), o.stateroot.c_str(), pr.image.commit.c_str(), origin,
@@ -628,19 +647,23 @@ UpgradeResult upgrade(Context& ctx, const UpgradeOptions& opts) {
   SysrootRef s = load_sysroot(ctx.sysroot);
   lock(s.get());
   OstreeDeployment* from = current_deployment(s.get());
-  image::ImageName name = origin_image(from);
+  bool enforce = false;
+  image::ImageName name = origin_image(from, &enforce);
   auto src = reach_origin(ctx, s.get(), name);
-  return with_context(fmt::format("upgrading from {}", name.str()),
-                      [&] { return deploy_image(ctx, s.get(), from, name, std::move(src), opts.check); });
+  return with_context(fmt::format("upgrading from {}", name.str()), [&] {
+    return deploy_image(ctx, s.get(), from, name, std::move(src), opts.check, enforce || ctx.trust.enforce);
+  });
 }
 
 UpgradeResult switch_image(Context& ctx, const image::ImageName& target) {
   SysrootRef s = load_sysroot(ctx.sysroot);
   lock(s.get());
   OstreeDeployment* from = current_deployment(s.get());
+  bool enforce = false;
+  origin_container_image(origin_of(from), &enforce);
   return with_context(fmt::format("switching to {}", target.str()),
                       [&] { return deploy_image(ctx, s.get(), from, target, image::open_source(target, ctx.registry),
-                                                false); });
+                                                false, enforce || ctx.trust.enforce); });
 }
 
 std::string rollback(Context& ctx) {

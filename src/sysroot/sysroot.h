@@ -18,6 +18,7 @@
 
 #include "image/transport.h"
 #include "registry/client.h"
+#include "signature/verify.h"
 #include "sysroot/status.h"
 #include "util/progress.h"
 
@@ -26,6 +27,13 @@ namespace hull::sysroot {
 struct Context {
   std::string sysroot = "/";  // --sysroot
   registry::Options registry;
+  // --policy, --registries.d, --enforce-container-sigpolicy. Every pull
+  // checks the signature policy before fetching more than the manifest. A
+  // deployment installed (or switched) with enforce has an
+  // ostree-image-signed: origin, and every later upgrade and switch of the
+  // host enforces too (stricter than bootc, whose switch without the flag
+  // drops it).
+  signature::TrustOptions trust;
   std::optional<oci::Platform> platform;
   Progress* progress = nullptr;  // never null when an operation runs
   bool quiet = false;

@@ -195,7 +195,7 @@ std::string LocalRegistry::config_yaml(int port) const {
 log:
   level: warn
   accesslog:
-    disabled: true
+    disabled: {2}
 storage:
   filesystem:
     rootdirectory: {0}/storage
@@ -208,7 +208,7 @@ http:
   addr: 127.0.0.1:{1}
   secret: hull-test-secret-{1}
 )",
-                              dir_.path(), port);
+                              dir_.path(), port, opts_.access_log ? "false" : "true");
   if (opts_.auth == Auth::kBasic) {
     y += fmt::format(R"(auth:
   htpasswd:

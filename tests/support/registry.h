@@ -29,6 +29,8 @@ class LocalRegistry {
   struct Options {
     Auth auth = Auth::kNone;
     RegistryCredentials credentials;
+    // Every request in log() (Apache combined format: "GET /v2/... HTTP/1.1").
+    bool access_log = false;
   };
 
   // Starts the registry and waits until GET /v2/ answers; throws Error
