@@ -10,7 +10,7 @@ build_pkgs="build-essential cmake ninja-build pkg-config
   libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
   libgpgme-dev libyaml-cpp-dev"
 test_pkgs="libcpp-httplib-dev docker-registry buildah skopeo apache2-utils
-  busybox-static jq python3 time curl openssl ostree e2fsprogs gpg gpg-agent gpgconf"
+  busybox-static jq python3 time curl openssl ostree e2fsprogs gpg gpg-agent gpgconf zstd gzip tar"
 # bench/: the benchmark image (debootstrap + buildah), a local registry, and
 # the tools hull is measured against.
 bench_pkgs="debootstrap buildah skopeo docker-registry time curl jq python3 ostree"
