@@ -12,6 +12,9 @@
 //      fetches the changed layers file by file (partial pulls) and stages it;
 //      reboot: v2 booted, the /etc edit and /var data kept, v2's /etc default
 //      and package present
+//      an unsigned v3 pushed over the same tag is refused (the host was
+//      installed with --enforce-container-sigpolicy; v1 and v2 are signed
+//      with cosign), the host stays on v2
 //   3. `hull rollback`; power off; boot the same disk under OVMF: v1 again
 //
 // The cases share one fixture and run in this order in one process (one CTest
@@ -68,6 +71,9 @@ struct Journey {
   std::string key, disk;
   std::string v1_digest, v2_digest;
   std::string image_ref;             // what the guest follows: 10.0.2.100:5000/hull-e2e/os:latest
+  std::string context;               // the build context of tests/e2e/os, with the signature policy
+  std::string cosign;                // Debian 13's cosign (scripts/get-cosign.sh)
+  std::string host_policy, host_registries_d;  // the install's signature policy
   std::unique_ptr<Vm> vm;            // the machine of the case running
   bool v1_ok = false, v2_ok = false;
   std::string setup_error;
@@ -87,16 +93,61 @@ struct Journey {
   // Builds tests/e2e/os with VERSION=version, rechunks it (content-based
   // layers, zstd:chunked: what an upgrade fetches file by file) and pushes
   // it as :latest; returns the manifest digest.
-  std::string build_os(int version) {
+  // Signed with the journey's cosign key unless `sign` is false.
+  std::string build_os(int version, bool sign = true) {
     std::string local = fmt::format("localhost/{}:{}", kRepo, version);
     run_ok(bh({"bud", "--isolation", "chroot", "--layers", "--format", "oci", "-q", "--build-arg",
-               fmt::format("VERSION={}", version), "-t", local, HULL_SOURCE_DIR "/tests/e2e/os"}));
+               fmt::format("VERSION={}", version), "-t", local, context}));
     std::string layout = work->path() + fmt::format("/os-v{}", version);
     run_ok(bh({"push", "-q", local, "oci:" + layout + ":1"}));
     std::string dest = fmt::format("docker://{}/{}:latest", registry->host(), kRepo);
     run_ok({"timeout", "900", HULL_BIN, "image", "rechunk", "--quiet", "oci:" + layout + ":1", dest});
     json inspect = json::parse(run_ok({HULL_BIN, "image", "inspect", dest}));
-    return inspect["Digest"].get<std::string>();
+    std::string digest = inspect["Digest"].get<std::string>();
+    if (sign)
+      run_ok({"env", "COSIGN_PASSWORD=", "HOME=" + work->path(), cosign, "sign", "--key", work->path() + "/cosign.key",
+              "--tlog-upload=false", "--allow-insecure-registry", "--allow-http-registry", "-y",
+              fmt::format("{}/{}@{}", registry->host(), kRepo, digest)});
+    return digest;
+  }
+
+  // The build context (a copy of tests/e2e/os) with the guest's signature
+  // policy, and the host's policy for the install, both trusting only
+  // images signed by a cosign key made for this run.
+  void prepare_signing() {
+    cosign = trim(run_ok({"sh", HULL_SOURCE_DIR "/scripts/get-cosign.sh"}));
+    RunOptions in_work;
+    in_work.cwd = work->path();
+    run_ok({"env", "COSIGN_PASSWORD=", "HOME=" + work->path(), cosign, "generate-key-pair", "--output-key-prefix",
+            "cosign"},
+           in_work);
+    context = work->path() + "/os-context";
+    run_ok({"cp", "-r", HULL_SOURCE_DIR "/tests/e2e/os", context});
+    std::string signed_repo = fmt::format("{}/{}", registry->host(), kRepo);
+    run_ok({"cp", work->path() + "/cosign.pub", context + "/containers/hull-e2e-cosign.pub"});
+    // policy(SCOPE, KEY, IDENTITY): SCOPE takes only images that KEY signed.
+    auto policy = [](const std::string& def, const std::string& scope, const std::string& key, json identity) {
+      json req = json::object();
+      req["type"] = "sigstoreSigned";
+      req["keyPath"] = key;
+      req["signedIdentity"] = std::move(identity);
+      json p = json::object();
+      p["default"] = json::array({json::object({{"type", def}})});
+      p["transports"]["docker"][scope] = json::array({req});
+      return p.dump(2);
+    };
+    // The guest sees the registry as 10.0.2.100:5000; cosign signed it as 127.0.0.1:PORT.
+    write_file_atomic(context + "/containers/policy.json",
+                      policy("insecureAcceptAnything", fmt::format("{}/{}", kGuestRegistry, kRepo),
+                             "/etc/containers/hull-e2e-cosign.pub",
+                             json::object({{"type", "exactRepository"}, {"dockerRepository", signed_repo}})));
+    host_policy = work->path() + "/host-policy.json";
+    write_file_atomic(host_policy, policy("reject", signed_repo, work->path() + "/cosign.pub",
+                                          json::object({{"type", "matchRepository"}})));
+    host_registries_d = work->path() + "/host-registries.d";
+    make_dirs(host_registries_d);
+    write_file_atomic(host_registries_d + "/hull-e2e.yaml",
+                      fmt::format("docker:\n  {}:\n    use-sigstore-attachments: true\n", registry->host()));
   }
 };
 
@@ -209,8 +260,9 @@ class JourneyTest : public ::testing::Test {
     std::cout << out;
     j->figure("base image build (build.sh)", fixed(t) + " s");
 
+    j->prepare_signing();
     t = seconds_of([&] { j->v1_digest = j->build_os(1); });
-    j->figure("v1 build + push", fixed(t) + " s");
+    j->figure("v1 build + rechunk + push + sign", fixed(t) + " s");
 
     run_ok({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hull-e2e", "-f", w + "/id_ed25519"});
     j->key = w + "/id_ed25519";
@@ -219,7 +271,8 @@ class JourneyTest : public ::testing::Test {
     t = seconds_of([&] {
       out = run_ok({"timeout", "1200", HULL_BIN, "install", "to-disk", "--via-loopback", j->disk, "--verbose",
                     "--source-imgref", fmt::format("docker://{}/{}:latest", j->registry->host(), kRepo),
-                    "--target-imgref", "docker://" + j->image_ref,
+                    "--target-imgref", "docker://" + j->image_ref, "--enforce-container-sigpolicy",
+                    "--policy", j->host_policy, "--registries.d", j->host_registries_d,
                     "--root-ssh-authorized-keys", j->key + ".pub"});
     });
     std::cout << out;
@@ -245,6 +298,7 @@ TEST_F(JourneyTest, V1BootsOnSeaBios) {
   json st = guest_status(vm);
   EXPECT_EQ(st["status"]["booted"]["image"]["image"]["image"], j->image_ref) << st.dump(2);
   EXPECT_EQ(booted_digest(st), j->v1_digest) << st.dump(2);
+  EXPECT_EQ(st["status"]["booted"]["image"]["image"].value("signature", ""), "containerPolicy") << st.dump(2);
 
   // State that must survive the upgrade: an /etc edit and /var data.
   vm.ssh_ok("sed -i 's/^setting=image$/setting=edited-in-guest/' /etc/hull-e2e.conf"
@@ -258,7 +312,7 @@ TEST_F(JourneyTest, UpgradeToV2) {
   if (!j->v1_ok) GTEST_SKIP() << "needs the v1 boot";
   Vm& vm = *j->vm;
   double t = seconds_of([&] { j->v2_digest = j->build_os(2); });
-  j->figure("v2 build + push (adds jq)", fixed(t) + " s");
+  j->figure("v2 build + rechunk + push + sign (adds jq)", fixed(t) + " s");
   ASSERT_NE(j->v2_digest, j->v1_digest);
 
   // Two separate registry sessions from the guest: the check, then the upgrade.
@@ -295,6 +349,18 @@ TEST_F(JourneyTest, UpgradeToV2) {
   EXPECT_EQ(trim(vm.ssh_ok("cat /usr/share/hull-e2e-new")), "only in v2");
   EXPECT_TRUE(vm.ssh("echo '{\"a\":2}' | jq -e .a").ok()) << "the package added in v2 (jq)";
   EXPECT_TRUE(vm.ssh("dpkg -s jq").ok()) << "dpkg's database does not list v2's jq";
+
+  // v3, unsigned, pushed over the same tag: the host was installed with
+  // --enforce-container-sigpolicy and takes only signed images.
+  t = seconds_of([&] { j->build_os(3, /*sign=*/false); });
+  j->figure("v3 build + rechunk + push, unsigned", fixed(t) + " s");
+  ProcessResult up = vm.ssh("hull upgrade");
+  std::cout << "[e2e] hull upgrade to the unsigned v3:\n" << up.out << up.err << std::flush;
+  EXPECT_FALSE(up.ok()) << "an unsigned image was accepted";
+  EXPECT_NE((up.out + up.err).find("sigstoreSigned"), std::string::npos) << up.out << up.err;
+  st = guest_status(vm);
+  EXPECT_TRUE(st["status"]["staged"].is_null()) << st.dump(2);
+  EXPECT_EQ(booted_digest(st), j->v2_digest) << st.dump(2);
   j->v2_ok = !HasFailure();
 }
 
