@@ -4,7 +4,11 @@
 #   1. rootfs.sh: debootstrap + packages + kernel/initramfs + ostree/bootc layout -> a tar,
 #      cached as ${HULL_CACHE:-/var/tmp/hull-cache}/debian-rootfs-<key>.tar, where <key>
 #      hashes the package list, rootfs.sh and files/ (reruns skip stage 1);
-#   2. Containerfile, with `buildah bud --isolation chroot`: rootfs + hull + labels.
+#   2. Containerfile, with `buildah bud --isolation chroot`: rootfs + hull + labels;
+#   3. (default) `hull image rechunk`: the image rewritten as layers by dpkg package
+#      (src/rechunk/rechunk.h), then put back under the same name in buildah's storage;
+#      --output/--push publish that rechunked image with `hull image copy`, keeping its
+#      layers (and their zstd:chunked format) as they are.
 #
 # Usage: images/debian/build.sh [--hull PATH] [--output oci:DIR:TAG | --push docker://REF]
 #                               [--tag NAME] [--version V] [--no-cache] [--no-measure]
@@ -18,6 +22,9 @@
 #   --no-cache      rebuild stage 1 even if its tar is cached (e.g. for new security fixes)
 #   --no-measure    skip the compressed-size measurement when no --output/--push is given
 #   --no-strip      install hull with its debug info (default: strip --strip-debug)
+#   --no-rechunk    keep buildah's layers (one big rootfs layer) instead of rechunking
+#   --max-layers N  rechunk into at most N layers (default 64)
+#   --compress-format F  layers of the rechunked image: zstd:chunked (default), zstd, gzip
 # Environment:
 #   HULL_CACHE      cache directory (default /var/tmp/hull-cache)
 #   BUILDAH_ARGS    global buildah options for every buildah call, e.g.
@@ -32,6 +39,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 HULL_BIN=$REPO/build/src/cli/hull
 OUTPUT=; PUSH=; TAG=localhost/hull-debian:12; VERSION=; NO_CACHE=0; MEASURE=1; STRIP=1
+RECHUNK=1; MAX_LAYERS=64; COMPRESS=zstd:chunked
 CACHE=${HULL_CACHE:-/var/tmp/hull-cache}
 
 die() { echo "build.sh: $*" >&2; exit 1; }
@@ -48,6 +56,9 @@ while [ $# -gt 0 ]; do
     --no-cache) NO_CACHE=1; shift ;;
     --no-measure) MEASURE=0; shift ;;
     --no-strip) STRIP=0; shift ;;
+    --no-rechunk) RECHUNK=0; shift ;;
+    --max-layers) MAX_LAYERS=${2:?}; shift 2 ;;
+    --compress-format) COMPRESS=${2:?}; shift 2 ;;
     -h|--help) usage ;;
     *) echo "build.sh: unknown argument: $1" >&2; usage ;;
   esac
@@ -64,6 +75,21 @@ HULL_BIN=$(readlink -f "$HULL_BIN")
 read -r -a BUILDAH_GLOBAL <<< "${BUILDAH_ARGS:-}"
 read -r -a BUD_EXTRA <<< "${BUD_ARGS:-}"
 bh() { buildah ${BUILDAH_GLOBAL[@]+"${BUILDAH_GLOBAL[@]}"} "$@"; }
+
+# containers-storage:[DRIVER@ROOT+RUNROOT] for skopeo: the storage that BUILDAH_ARGS names
+storage_ref() {
+  local i a driver= root= runroot=
+  for ((i = 0; i < ${#BUILDAH_GLOBAL[@]}; i++)); do
+    a=${BUILDAH_GLOBAL[i]}
+    case $a in
+      --root) root=${BUILDAH_GLOBAL[i+1]} ;;          --root=*) root=${a#--root=} ;;
+      --runroot) runroot=${BUILDAH_GLOBAL[i+1]} ;;    --runroot=*) runroot=${a#--runroot=} ;;
+      --storage-driver) driver=${BUILDAH_GLOBAL[i+1]} ;; --storage-driver=*) driver=${a#--storage-driver=} ;;
+    esac
+  done
+  if [ -z "$root$runroot$driver" ]; then echo "containers-storage:"; return; fi
+  echo "containers-storage:[${driver:+$driver@}${root:-/var/lib/containers/storage}+${runroot:-/run/containers/storage}]"
+}
 
 T_START=$(date +%s)
 mkdir -p "$CACHE"
@@ -168,7 +194,8 @@ fi
 
 CTX=$(mktemp -d "$CACHE/.debian-ctx.XXXXXX")
 MEASURE_DIR=
-cleanup() { rm -rf --one-file-system "$CTX" ${MEASURE_DIR:+"$MEASURE_DIR"}; }
+RDIR=
+cleanup() { rm -rf --one-file-system "$CTX" ${MEASURE_DIR:+"$MEASURE_DIR"} ${RDIR:+"$RDIR"}; }
 trap cleanup EXIT
 ln "$TAR" "$CTX/rootfs.tar" 2>/dev/null || cp "$TAR" "$CTX/rootfs.tar"
 if [ "$STRIP" = 1 ]; then
@@ -187,19 +214,53 @@ bh bud --isolation chroot --layers --format oci \
 S2_SECONDS=$(( $(date +%s) - S2_T0 ))
 IMAGE_ID=$(bh inspect --type image --format '{{.FromImageID}}' "$TAG")
 
+# ---------------------------------------------------------------- stage 3 (rechunk)
+# The image as layers by dpkg package: pushed out of buildah's storage into an OCI layout,
+# rechunked into another, pulled back under the same name. The rechunked layout is kept
+# (RECHUNKED) so that --output/--push publish its blobs as written.
+R_SECONDS=0; R_LAYERS=
+RECHUNKED=
+if [ "$RECHUNK" = 1 ]; then
+  R_T0=$(date +%s)
+  RDIR=$(mktemp -d "$CACHE/.debian-rechunk.XXXXXX")
+  log "stage 3: hull image rechunk ($MAX_LAYERS layers at most, $COMPRESS)"
+  bh push --quiet "$TAG" "oci:$RDIR/in:built" >&2
+  "$HULL_BIN" image rechunk --max-layers "$MAX_LAYERS" --dest-compress-format "$COMPRESS" \
+      "oci:$RDIR/in:built" "oci:$RDIR/out:rechunked" >&2
+  rm -rf "$RDIR/in"
+  RECHUNKED="oci:$RDIR/out:rechunked"
+  # skopeo, not `buildah pull`: buildah names an oci: image after its directory
+  skopeo copy --quiet "$RECHUNKED" "$(storage_ref)$TAG" >&2
+  IMAGE_ID=$(bh inspect --type image --format '{{.FromImageID}}' "$TAG")
+  R_LAYERS=$(jq '.layers | length' "$RDIR/out/blobs/sha256/$(jq -r '.manifests[-1].digest' "$RDIR/out/index.json" | cut -d: -f2)")
+  R_SECONDS=$(( $(date +%s) - R_T0 ))
+fi
+
 # ---------------------------------------------------------------- output
-# compressed size = config + gzip'd layers, as a registry stores them
+# compressed size = config + compressed layers, as a registry stores them
 manifest_size_oci() {   # DIR TAG -> bytes
   local dir=$1 ref=$2 mdigest
   mdigest=$(jq -r --arg r "$ref" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .digest' \
             "$dir/index.json" | tail -1)
   jq '[.config.size] + [.layers[].size] | add' "$dir/blobs/${mdigest%%:*}/${mdigest#*:}"
 }
+# publish REF: the rechunked layout as written (hull image copy), else buildah push
+publish() {
+  local dest=$1; shift
+  if [ -n "$RECHUNKED" ] && case $dest in oci:*|oci-archive:*|docker://*) true ;; *) false ;; esac; then
+    "$HULL_BIN" image copy --quiet "$@" "$RECHUNKED" "$dest" >&2
+  else
+    bh push --quiet "$@" "$TAG" "$dest" >&2
+  fi
+}
 P_T0=$(date +%s)
 COMPRESSED=
+if [ -n "$RECHUNKED" ]; then
+  d=${RECHUNKED#oci:}; COMPRESSED=$(manifest_size_oci "${d%%:*}" rechunked)
+fi
 if [ -n "$OUTPUT" ]; then
   log "push $TAG -> $OUTPUT"
-  bh push --quiet "$TAG" "$OUTPUT" >&2
+  publish "$OUTPUT"
   case $OUTPUT in
     oci:*) d=${OUTPUT#oci:}; ref=${d#*:}; d=${d%%:*}; [ "$ref" = "$d" ] && ref=
            [ -n "$ref" ] && COMPRESSED=$(manifest_size_oci "$d" "$ref") ;;
@@ -207,7 +268,7 @@ if [ -n "$OUTPUT" ]; then
 fi
 if [ -n "$PUSH" ]; then
   log "push $TAG -> $PUSH"
-  bh push --quiet --tls-verify=false "$TAG" "$PUSH" >&2
+  if [ -n "$RECHUNKED" ]; then publish "$PUSH" --dest-tls-verify=false; else publish "$PUSH" --tls-verify=false; fi
   if [ -z "$COMPRESSED" ] && command -v skopeo > /dev/null; then
     COMPRESSED=$(skopeo inspect --raw --tls-verify=false "$PUSH" | jq '[.config.size] + [.layers[].size] | add')
   fi
@@ -226,7 +287,11 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.0f MB", b / 1000000 }'; }
   echo "  packages:          ${#PKGS[@]} requested (${PKGS[*]})"
   echo "  rootfs (tar):      $(mb "$(stat -c %s "$TAR")")  $TAR"
   if [ -n "$COMPRESSED" ]; then
-    echo "  image, compressed: $(mb "$COMPRESSED") (gzip'd layers + config, as pushed)"
+    if [ -n "$RECHUNKED" ]; then
+      echo "  image, compressed: $(mb "$COMPRESSED") ($R_LAYERS layers by package, $COMPRESS, + config)"
+    else
+      echo "  image, compressed: $(mb "$COMPRESSED") (gzip'd layers + config, as pushed)"
+    fi
   else
     echo "  image, compressed: not measured"
   fi
@@ -236,6 +301,7 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.0f MB", b / 1000000 }'; }
     echo "  stage 1 (rootfs):  ${S1_SECONDS} s, cached (cold build took ${S1_COLD_SECONDS} s)"
   fi
   echo "  stage 2 (buildah): ${S2_SECONDS} s"
+  [ "$RECHUNK" = 1 ] && echo "  stage 3 (rechunk): ${R_SECONDS} s"
   echo "  push/measure:      ${P_SECONDS} s"
   echo "  total:             $(( $(date +%s) - T_START )) s"
 } | tee "$CACHE/hull-debian-last-build.txt"

@@ -15,7 +15,7 @@ std::span<const Command> commands() {
       {"rollback", "boot the previous deployment next time", cmd_rollback},
       {"install", "install an image to a filesystem (to-filesystem)", cmd_install},
       {"build-disk", "build raw, qcow2, vmdk, vhd, gce or iso disk images (bootc-image-builder)", cmd_build_disk},
-      {"image", "copy and inspect container images (copy, inspect)", cmd_image},
+      {"image", "copy, inspect and rechunk container images (copy, inspect, rechunk)", cmd_image},
   };
   return table;
 }

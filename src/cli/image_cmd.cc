@@ -1,12 +1,15 @@
-// `hull image copy` and `hull image inspect`.
+// `hull image copy`, `hull image inspect` and `hull image rechunk`.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "image/copy.h"
 #include "image/inspect.h"
+#include "rechunk/rechunk.h"
 #include "util/error.h"
 
 namespace hull::cli {
@@ -92,9 +95,60 @@ int image_inspect(Context& ctx, std::vector<std::string> args) {
   return 0;
 }
 
+int image_rechunk(Context& ctx, std::vector<std::string> args) {
+  CLI::App app{
+      "Rewrite an image as layers grouped by content: one layer per big dpkg package (with the rest of its "
+      "source package), small packages in stable buckets, unowned files by directory, the dpkg database and "
+      "files that change with every build in a small last layer. The same tree always gives the same layers, "
+      "so an update changes the layers of the packages that changed. Mtimes are $SOURCE_DATE_EPOCH, else 0."};
+  std::string src_name, dst_name, platform, authfile, src_authfile, dst_authfile, format = "zstd:chunked";
+  bool quiet = false, src_tls = true, dst_tls = true;
+  int max_layers = 64;
+  app.add_option("SOURCE", src_name, "image to rechunk (docker://REF, oci:DIR[:NAME], oci-archive:FILE[:NAME])")
+      ->required();
+  app.add_option("DESTINATION", dst_name, "where to write the rechunked image")->required();
+  app.add_option("--max-layers", max_layers, "at most this many layers (default 64)")->check(CLI::Range(2, 500));
+  app.add_option("--dest-compress-format", format, "layer compression: gzip, zstd or zstd:chunked (default)");
+  app.add_flag("-q,--quiet", quiet, "no progress output and no summary");
+  app.add_option("--platform", platform, "OS/ARCH[/VARIANT] to pick from an index (default: this host's)");
+  app.add_option("--authfile", authfile, "credentials file for both sides");
+  app.add_option("--src-authfile", src_authfile, "credentials file for the source registry");
+  app.add_option("--dest-authfile", dst_authfile, "credentials file for the destination registry");
+  app.add_flag("--src-tls-verify", src_tls, "verify the source registry's TLS certificate (default true)");
+  app.add_flag("--dest-tls-verify", dst_tls, "verify the destination registry's TLS certificate (default true)");
+  if (int rc = run_cli11(&app, ctx.prog + " image rechunk", args); rc >= 0) return rc;
+
+  rechunk::Options opts;
+  opts.max_layers = max_layers;
+  opts.format = chunked::parse_format(format);
+  opts.platform = platform_flag(platform);
+  RegistryFlags sf{src_authfile.empty() ? authfile : src_authfile, src_tls};
+  RegistryFlags df{dst_authfile.empty() ? authfile : dst_authfile, dst_tls};
+  auto src = image::open_source(image::ImageName::parse(src_name), sf.options());
+  auto dst = image::open_dest(image::ImageName::parse(dst_name), df.options());
+  auto t0 = std::chrono::steady_clock::now();
+  Progress progress(quiet);
+  rechunk::Result r = rechunk::rechunk_image(*src, *dst, opts, progress);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!quiet) {
+    uint64_t blob_bytes = 0, tar_bytes = 0;
+    for (auto& l : r.layers) {
+      blob_bytes += static_cast<uint64_t>(l.desc.size);
+      tar_bytes += l.tar_bytes;
+    }
+    fmt::print(stderr, "Rechunked {} layer{} ({}) into {} layers: {} files, {} of tar, {} written; manifest {}; {:.1f} s\n",
+               r.input_layers, r.input_layers == 1 ? "" : "s", human_bytes(r.input_bytes), r.layers.size(), r.files,
+               human_bytes(tar_bytes),
+               human_bytes(blob_bytes), r.manifest_digest.str(), secs);
+    for (auto& [name, s] : r.phases) fmt::print(stderr, "  {:<32} {:6.1f} s\n", name, s);
+  }
+  return 0;
+}
+
 constexpr Command kImageCommands[] = {
     {"copy", "copy an image between registries, OCI layouts and oci-archives", image_copy},
     {"inspect", "show an image's digest, platform, labels and layers", image_inspect},
+    {"rechunk", "rewrite an image as layers grouped by dpkg package (content-based layers)", image_rechunk},
 };
 
 }  // namespace

@@ -61,8 +61,13 @@ GRef<OstreeMutableTree> ensure_dir(OstreeMutableTree* parent, const char* name, 
 
 class Merger {
  public:
-  Merger(OstreeRepo* repo, OstreeMutableTree* root, std::string default_meta, std::string implicit_meta)
-      : repo_(repo), root_(root), default_meta_(std::move(default_meta)), implicit_meta_(std::move(implicit_meta)) {}
+  Merger(OstreeRepo* repo, OstreeMutableTree* root, std::string default_meta, std::string implicit_meta,
+         bool etc_to_usr)
+      : repo_(repo),
+        root_(root),
+        default_meta_(std::move(default_meta)),
+        implicit_meta_(std::move(implicit_meta)),
+        etc_to_usr_(etc_to_usr) {}
 
   // Sets `meta` on `dir` unless it is the implicit-directory marker
   // (store/import.h), which leaves what lower layers said.
@@ -97,7 +102,7 @@ class Merger {
         remove(dst, std::string(nv.substr(kWhiteout.size())), at_root);
         continue;
       }
-      if (at_root && (nv == "etc" || is_mount_point(nv))) continue;  // files where directories belong
+      if (at_root && ((etc_to_usr_ && nv == "etc") || is_mount_point(nv))) continue;  // files where directories belong
       GStr existing;
       GRef<OstreeMutableTree> sub;
       ostree_mutable_tree_lookup(dst, name, existing.out(), sub.out(), nullptr);
@@ -114,7 +119,7 @@ class Merger {
       g_variant_get_child(dirs.get(), i, "(&s@ay@ay)", &name, tcsum.out(), mcsum.out());
       std::string sub_path = path + name + "/";
       GRef<OstreeMutableTree> sub;
-      if (at_root && std::string_view(name) == "etc") {
+      if (etc_to_usr_ && at_root && std::string_view(name) == "etc") {
         GRef<OstreeMutableTree> usr = ensure_dir(root_, "usr", "usr", default_meta_);
         sub = ensure_dir(usr.get(), "etc", "usr/etc", default_meta_);
       } else {
@@ -129,7 +134,7 @@ class Merger {
  private:
   // A whiteout of `name` in `dst`; at the root, "etc" means /usr/etc.
   void remove(OstreeMutableTree* dst, const std::string& name, bool at_root) {
-    if (at_root && name == "etc") {
+    if (etc_to_usr_ && at_root && name == "etc") {
       GStr f;
       GRef<OstreeMutableTree> usr;
       ostree_mutable_tree_lookup(root_, "usr", f.out(), usr.out(), nullptr);
@@ -143,15 +148,17 @@ class Merger {
   OstreeMutableTree* root_;
   std::string default_meta_;   // 0755 root:root
   std::string implicit_meta_;  // the marker of directories a layer did not list
+  bool etc_to_usr_;            // /etc of the layers goes to /usr/etc
 };
 
 }  // namespace
 
-GRef<GFile> merge_layers(OstreeRepo* repo, const std::vector<std::string>& layer_commits) {
+GRef<GFile> merge_layers(OstreeRepo* repo, const std::vector<std::string>& layer_commits, const MergeOptions& opts) {
   GRef<OstreeMutableTree> root(ostree_mutable_tree_new());
   std::string default_meta = write_dirmeta(repo, 0, 0, 0755, {});
   ostree_mutable_tree_set_metadata_checksum(root.get(), default_meta.c_str());
-  Merger m(repo, root.get(), default_meta, write_dirmeta(repo, 0, 0, 0755, {{kImplicitDirXattr, ""}}));
+  Merger m(repo, root.get(), default_meta, write_dirmeta(repo, 0, 0, 0755, {{kImplicitDirXattr, ""}}),
+           opts.etc_to_usr_etc);
   for (auto& c : layer_commits) {
     auto [tree, meta] = commit_root(repo, c);
     m.set_meta(root.get(), meta);

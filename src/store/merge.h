@@ -19,8 +19,15 @@
 
 namespace hull::store {
 
+struct MergeOptions {
+  // Moves /etc to /usr/etc as deployments want it. Off for tools that
+  // rewrite the image itself (rechunk/): /etc stays where the image had it.
+  bool etc_to_usr_etc = true;
+};
+
 // Builds the merged tree of `layer_commits` (bottom first) and writes it;
 // returns the root as an OstreeRepoFile. `repo` must be in a transaction.
-GRef<GFile> merge_layers(OstreeRepo* repo, const std::vector<std::string>& layer_commits);
+GRef<GFile> merge_layers(OstreeRepo* repo, const std::vector<std::string>& layer_commits,
+                         const MergeOptions& opts = {});
 
 }  // namespace hull::store
