@@ -423,6 +423,12 @@ class ReachedSource : public image::Source {
   image::Doc child(const oci::Descriptor& d) override { return inner_->child(d); }
   std::string blob_bytes(const oci::Descriptor& d, size_t limit) override { return inner_->blob_bytes(d, limit); }
   void fetch_blob(const oci::Descriptor& d, int fd, ProgressBar* bar) override { inner_->fetch_blob(d, fd, bar); }
+  // Forwarded, or upgrade and switch never pull file by file (bench/update).
+  bool can_fetch_ranges() const override { return inner_->can_fetch_ranges(); }
+  registry::Client::RangeStats fetch_ranges(const oci::Descriptor& d, std::span<const registry::ByteRange> ranges,
+                                            const registry::Client::RangeSink& sink, ProgressBar* bar) override {
+    return inner_->fetch_ranges(d, ranges, sink, bar);
+  }
   std::optional<std::string> local_blob(const oci::Descriptor& d) override { return inner_->local_blob(d); }
   const oci::Reference* registry_ref() const override { return inner_->registry_ref(); }
 
