@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "support/images.h"
@@ -299,6 +300,49 @@ TEST(Sysroot, MainJobTargetAndUnreachableOrigins) {
   auto sw = hull({"switch", "--sysroot", s2.path(), "--transport", "oci", layout2 + ":2"});
   ASSERT_EQ(sw.exit_code, 0) << sw.err;
   EXPECT_EQ(status(s2)["spec"]["image"]["image"], layout2 + ":2");
+}
+
+// A host that follows a zstd:chunked image (Debian 12's buildah writes the
+// legacy format) upgrades file by file: only the changed file is fetched.
+// (An upgrade goes through the reached origin; bench/update once found it
+// pulling whole layers because that path did not pass ranges through.)
+TEST(Sysroot, UpgradePullsZstdChunkedLayersFileByFile) {
+  LocalRegistry reg;
+  TestImageBuilder b;
+  auto noise = [](size_t n, uint32_t seed) {
+    std::string out(n, '\0');
+    uint32_t x = seed * 2654435761u + 1;
+    for (auto& c : out) {
+      x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+      c = static_cast<char>(x & 0xff);
+    }
+    return out;
+  };
+  TestImageSpec v1;
+  for (int i = 0; i < 60; i++) v1.files[fmt::format("/usr/share/hull/f{:02}", i)] = noise(8192, i + 1);
+  TestImageSpec v2 = v1;
+  v2.version = "2";
+  v2.files["/usr/share/hull/f07"] = noise(8192, 777);
+  std::string ref = reg.host() + "/os/chunked:latest";
+  auto push = [&](const std::string& local) {
+    run_ok(b.cmd({"push", "-q", "--tls-verify=false", "--compression-format", "zstd:chunked", local, "docker://" + ref}));
+  };
+  push(b.build("chunked1", v1));
+  Sysroot s;
+  make_dirs(s.path());
+  hull_ok({"install", "to-filesystem", "-q", "--sysroot", s.path(), "--source-imgref", "docker://" + ref, s.path()});
+  push(b.build("chunked2", v2));
+
+  std::string check = hull_ok({"upgrade", "--check", "--sysroot", s.path()});
+  EXPECT_NE(check.find("To fetch: 1 files, "), std::string::npos) << check;
+  EXPECT_NE(check.find("layers file by file"), std::string::npos) << check;
+  std::string up = hull_ok({"upgrade", "--verbose", "--sysroot", s.path()});
+  EXPECT_NE(up.find("1 file by file: 1 files fetched"), std::string::npos) << up;
+  EXPECT_NE(up.find("table of contents (no tar-split)"), std::string::npos) << up;
+  auto st = status(s);
+  std::string dir = deploy_dir(s, st["status"]["booted"]);  // a directory sysroot: the new default
+  EXPECT_EQ(slurp(dir + "/usr/share/hull/f07"), noise(8192, 777));
+  EXPECT_EQ(slurp(dir + "/usr/share/hull/f08"), noise(8192, 9));
 }
 
 TEST(Sysroot, NonBootableImageIsRefusedAndNothingDeployed) {
