@@ -225,7 +225,14 @@ if [ "$RECHUNK" = 1 ]; then
   RDIR=$(mktemp -d "$CACHE/.debian-rechunk.XXXXXX")
   log "stage 3: hull image rechunk ($MAX_LAYERS layers at most, $COMPRESS)"
   bh push --quiet "$TAG" "oci:$RDIR/in:built" >&2
-  "$HULL_BIN" image rechunk --max-layers "$MAX_LAYERS" --dest-compress-format "$COMPRESS" \
+  # rechunk's scratch repository ($TMPDIR) on tmpfs when there is room: it
+  # writes and deletes ~11,000 small files (12 s on this disk, 8.7 s on tmpfs).
+  scratch=${TMPDIR:-}
+  if [ -z "$scratch" ] && [ -d /dev/shm ] &&
+     [ "$(df -Pk /dev/shm | awk 'NR == 2 { print $4 }')" -gt $((4 * 1024 * 1024)) ]; then
+    scratch=/dev/shm
+  fi
+  TMPDIR=${scratch:-/var/tmp} "$HULL_BIN" image rechunk --max-layers "$MAX_LAYERS" --dest-compress-format "$COMPRESS" \
       "oci:$RDIR/in:built" "oci:$RDIR/out:rechunked" >&2
   rm -rf "$RDIR/in"
   RECHUNKED="oci:$RDIR/out:rechunked"

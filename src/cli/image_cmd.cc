@@ -119,7 +119,8 @@ int image_rechunk(Context& ctx, std::vector<std::string> args) {
       "Rewrite an image as layers grouped by content: one layer per big dpkg package (with the rest of its "
       "source package), small packages in stable buckets, unowned files by directory, the dpkg database and "
       "files that change with every build in a small last layer. The same tree always gives the same layers, "
-      "so an update changes the layers of the packages that changed. Mtimes are $SOURCE_DATE_EPOCH, else 0."};
+      "so an update changes the layers of the packages that changed. Mtimes are $SOURCE_DATE_EPOCH, else 0. "
+      "The image is unpacked into a scratch repository in $TMPDIR (else /var/tmp); a tmpfs there is fastest."};
   std::string src_name, dst_name, platform, format = "zstd:chunked";
   bool quiet = false;
   SourceDestFlags sd;

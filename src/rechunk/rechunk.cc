@@ -396,7 +396,7 @@ Result rechunk_image(image::Source& src, image::Dest& dst, const Options& opts, 
     Result res;
     Phases phases(&progress, false, res.phases);
     const uint64_t mtime = opts.mtime ? *opts.mtime : default_mtime();
-    TempDir work("hull-rechunk", opts.tmp_dir.empty() ? "/var/tmp" : opts.tmp_dir);
+    TempDir work("hull-rechunk", opts.tmp_dir);  // empty: $TMPDIR, else /var/tmp
 
     image::Doc manifest_doc;
     oci::Manifest manifest;

@@ -94,7 +94,7 @@ struct Options {
   chunked::Format format = chunked::Format::kZstdChunked;
   std::optional<oci::Platform> platform;  // from an index; default the host's
   int jobs = 2;                           // layers written at once
-  std::string tmp_dir;                    // default /var/tmp
+  std::string tmp_dir;                    // the scratch repository; default $TMPDIR, else /var/tmp
   // Every entry's mtime; nullopt: $SOURCE_DATE_EPOCH if set, else 0.
   std::optional<uint64_t> mtime;
 };
