@@ -21,11 +21,12 @@
 #include "store/store.h"
 #include "sysroot/kargs.h"
 #include "sysroot/origin.h"
+#include "sysroot/reach.h"
+#include "sysroot/var_notes.h"
 #include "util/error.h"
 #include "util/fd.h"
 #include "util/file.h"
 #include "util/glib.h"
-#include "util/stderr_capture.h"
 
 namespace hull::sysroot {
 namespace {
@@ -342,118 +343,6 @@ std::string cleanup(OstreeSysroot* s) {
   if (!ostree_sysroot_cleanup(s, nullptr, err.out())) err.raise("cleaning up the sysroot");
   if (pr.objects_removed == 0) return {};
   return fmt::format("Pruned {} objects, freed {}", pr.objects_removed, human_bytes(pr.bytes_freed));
-}
-
-// libostree (2022.7) lints every new deployment from
-// ostree_sysroot_deploy_tree_with_options (and the staging call) by
-// printing, with fprintf(stderr, ...), one line for each entry of the
-// commit's /var:
-//   note: Deploying commit C which contains content in /var/X that will be ignored.
-// There is no flag to turn it off. It is wrong for an install, where hull
-// seeds the stateroot's /var from the image itself (seed_var), and on an
-// upgrade sixteen lines say one thing. So stderr is captured around that
-// one call only (util/stderr_capture.h); the notes are kept as the /var
-// entries they name, and every other line (libostree's, GLib's, another
-// thread's) is written back to stderr unchanged, so nothing else is lost.
-//
-// Why not deploy the image without its /var: the deployment must be of the
-// image's own commit (status reads its metadata, prune keeps it by
-// checksum), and a second commit per deploy would cost a commit and a ref.
-class VarNotes {
- public:
-  // Ends the capture, writes back what was not a note, and returns the
-  // /var entries libostree named.
-  std::vector<std::string> finish() {
-    std::string text = capture_.finish();
-    static constexpr std::string_view kHead = "note: Deploying commit ", kIn = " which contains content in /var/",
-                                      kTail = " that will be ignored.";
-    std::vector<std::string> entries;
-    std::string rest;
-    for (size_t pos = 0; pos < text.size();) {
-      size_t nl = text.find('\n', pos);
-      size_t next = nl == std::string::npos ? text.size() : nl + 1;
-      std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
-      size_t at = line.find(kIn);
-      if (line.starts_with(kHead) && at != std::string_view::npos && line.ends_with(kTail) &&
-          at + kIn.size() <= line.size() - kTail.size()) {
-        entries.emplace_back(line.substr(at + kIn.size(), line.size() - kTail.size() - at - kIn.size()));
-      } else {
-        rest.append(text, pos, next - pos);  // with its newline, if it had one
-      }
-      pos = next;
-    }
-    replay_stderr(rest);
-    return entries;
-  }
-
- private:
-  StderrCapture capture_;
-};
-
-// One line in hull's words for the /var entries libostree would have
-// listed one by one, for an upgrade or a switch (an install seeds /var and
-// says nothing). Names are shown only when they are plain printable ASCII.
-std::string var_note(const std::vector<std::string>& entries) {
-  if (entries.empty()) return {};
-  std::string names;
-  size_t shown = 0;
-  for (const auto& e : entries) {
-    bool plain = !e.empty() && e.size() <= 32 &&
-                 std::all_of(e.begin(), e.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-    if (!plain) continue;
-    if (shown == 4) {
-      names += ", …";
-      break;
-    }
-    names += (shown++ ? ", " : "") + e;
-  }
-  return fmt::format("/var of the image ({} {}{}) not applied: /var is this machine's, an image's /var only seeds "
-                     "a new install",
-                     entries.size(), entries.size() == 1 ? "entry" : "entries", names.empty() ? "" : ": " + names);
-}
-
-// A Source whose top document was fetched once already, to learn that the
-// image can be reached: the pull that follows gets the same document
-// instead of asking again.
-class ReachedSource : public image::Source {
- public:
-  ReachedSource(std::unique_ptr<image::Source> inner, image::Doc top) : inner_(std::move(inner)), top_(std::move(top)) {}
-  std::string describe() const override { return inner_->describe(); }
-  image::Doc top() override { return top_; }
-  image::Doc child(const oci::Descriptor& d) override { return inner_->child(d); }
-  std::string blob_bytes(const oci::Descriptor& d, size_t limit) override { return inner_->blob_bytes(d, limit); }
-  void fetch_blob(const oci::Descriptor& d, int fd, ProgressBar* bar) override { inner_->fetch_blob(d, fd, bar); }
-  // Forwarded, or upgrade and switch never pull file by file (bench/update).
-  bool can_fetch_ranges() const override { return inner_->can_fetch_ranges(); }
-  registry::Client::RangeStats fetch_ranges(const oci::Descriptor& d, std::span<const registry::ByteRange> ranges,
-                                            const registry::Client::RangeSink& sink, ProgressBar* bar) override {
-    return inner_->fetch_ranges(d, ranges, sink, bar);
-  }
-  std::optional<std::string> local_blob(const oci::Descriptor& d) override { return inner_->local_blob(d); }
-  const oci::Reference* registry_ref() const override { return inner_->registry_ref(); }
-
- private:
-  std::unique_ptr<image::Source> inner_;
-  image::Doc top_;
-};
-
-// Opens the image that `from` follows and fetches its top document. An
-// origin that cannot be read (a layout that is gone, a registry that
-// refuses the connection) is one line that names it and says how to follow
-// another image; later failures keep their own messages.
-std::unique_ptr<image::Source> reach_origin(Context& ctx, OstreeSysroot* s, const image::ImageName& name) {
-  std::string why;
-  try {
-    auto src = image::open_source(name, ctx.registry);
-    image::Doc top = src->top();
-    return std::make_unique<ReachedSource>(std::move(src), std::move(top));
-  } catch (const Error& e) {
-    why = e.message();
-  }
-  if (name.transport != image::Transport::kDocker && !path_exists(name.path))
-    why = name.transport == image::Transport::kOci ? "no such directory" : "no such file";
-  fail("cannot reach {} (the origin of the {} deployment): {}; use '{} switch IMAGE' to follow another image",
-       name.str(), ostree_sysroot_get_booted_deployment(s) ? "booted" : "default", why, ctx.prog);
 }
 
 // Pulls `name` from `src`, then stages (booted) or deploys (directory) it on
