@@ -225,7 +225,6 @@ PartialResult import_partial(OstreeRepo* repo, image::Source& src, const oci::De
           if (data.size() != e.size) fail("the local copy has {} bytes, not {}", data.size(), e.size);
           builder.write(slot, e, std::move(data), f.sha256_hex);
         } else {
-          std::string pending;
           GRef<GInputStream> in;
           GErr err;
           if (!ostree_repo_load_file(repo, obj->c_str(), in.out(), nullptr, nullptr, nullptr, err.out()))

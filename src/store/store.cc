@@ -218,7 +218,6 @@ Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<
     p.missing_layers.push_back(l);
     p.missing_bytes += static_cast<uint64_t>(l.size);
   }
-  std::optional<ContentIndex> index;
   for (auto& l : p.missing_layers) {
     LayerFetch f{l, false, static_cast<uint64_t>(l.size), 0, 0, nullptr};
     std::optional<chunked::LayerInfo> info = with_context(fmt::format("layer {}", l.digest.short_str()),
@@ -226,9 +225,9 @@ Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<
     // Small blobs are fetched whole: one request, where a partial pull needs
     // two or more for a few kilobytes.
     if (info && popts.partial && src.can_fetch_ranges() && static_cast<uint64_t>(l.size) >= kMinPartialBlob) {
-      if (!index) index.emplace(repo);
+      if (!p.index) p.index = std::make_shared<ContentIndex>(repo);
       auto cl = std::make_shared<ChunkedLayer>(read_chunked_layer(src, l, *info));
-      PartialPlan plan = plan_partial(*cl, l, *index);
+      PartialPlan plan = plan_partial(*cl, l, *p.index);
       f.files = plan.files;
       f.files_missing = plan.files_missing;
       f.chunked = cl;
@@ -244,14 +243,11 @@ Preview preview_image(OstreeRepo* repo, image::Source& src, const std::optional<
 }
 
 std::string describe_fetch(const Preview& p) {
-  uint64_t files = 0, missing = 0;
+  uint64_t missing = 0;
   bool partial = false;
   for (auto& f : p.fetches) {
     partial = partial || f.partial;
-    if (f.partial) {
-      files += f.files;
-      missing += f.files_missing;
-    }
+    if (f.partial) missing += f.files_missing;
   }
   if (!partial)
     return fmt::format("{} layers, {} of {}", p.missing_layers.size(), human_bytes(p.fetch_bytes),
@@ -310,7 +306,9 @@ PullResult pull_image(OstreeRepo* repo, image::Source& src, const image::ImageNa
 
     std::string tmp_parent = opts.tmp_dir.empty() ? "/var/tmp" : opts.tmp_dir;
     TempDir tmp("hull-pull", tmp_parent);
-    ContentIndex index(repo);
+    // The index the preview planned with, so that it is read once per pull.
+    if (!pv.index) pv.index = std::make_shared<ContentIndex>(repo);
+    ContentIndex& index = *pv.index;
     Transaction txn(repo);
     std::vector<std::string> layer_commits(m.layers.size());
     // Whole blobs are fetched in parallel while layers are imported in order.

@@ -50,6 +50,7 @@ std::string image_ref(const image::ImageName& name);
 // its table of contents is read here, and the files whose content the
 // repository lacks are what a pull fetches.
 struct ChunkedLayer;  // store/partial.h
+class ContentIndex;   // store/content_index.h
 struct LayerFetch {
   oci::Descriptor layer;
   bool partial = false;      // fetched file by file
@@ -66,6 +67,7 @@ struct Preview {
   std::vector<LayerFetch> fetches;              // one per missing layer, in the same order
   uint64_t fetch_bytes = 0;                     // what a pull would fetch in all
   uint64_t image_bytes = 0;                     // every layer's blob size
+  std::shared_ptr<ContentIndex> index;          // opened when a plan needed it; a pull reuses it
 };
 struct PreviewOptions {
   bool partial = true;  // plan file-level pulls where the source serves ranges

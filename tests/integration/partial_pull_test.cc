@@ -240,7 +240,7 @@ struct Hostile {
   }
 };
 
-uint64_t toc_offset_of(const std::string& blob_annotations_json, const std::string& layout, const oci::Descriptor& d,
+uint64_t toc_offset_of(const std::string& layout, const oci::Descriptor& d,
                        const std::string& name) {
   auto info = chunked::layer_info(d);
   std::string blob = read_blob(layout, d.digest.str());
@@ -257,7 +257,7 @@ TEST(PartialPull, WrongBytesInARangeAreRefusedAndNothingIsKept) {
   auto src = image::open_source(image::ImageName::parse("oci:" + h.layout + ":2"), registry::Options{});
   image::Doc top = src->top();
   oci::Descriptor d = oci::Manifest::parse(top.bytes).layers[0];
-  uint64_t at = toc_offset_of("", h.layout, d, "data/f07");
+  uint64_t at = toc_offset_of(h.layout, d, "data/f07");
   ASSERT_GT(at, 0u);
   std::string err = h.refused(serve(h.reg, h.layout, "2", BlobFaults{.flip_in_ranges_at = static_cast<int64_t>(at)}));
   EXPECT_NE(err.find("f07"), std::string::npos) << err;
