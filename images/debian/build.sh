@@ -204,6 +204,9 @@ else
   cp "$HULL_BIN" "$CTX/hull"
 fi
 cp "$HERE/Containerfile" "$CTX/Containerfile"
+# hull's own files (units, drop-ins, defaults), rooted at /
+mkdir "$CTX/hull-files"
+tar -C "$REPO/dist" --exclude=README.md --owner=0 --group=0 -c . | tar -C "$CTX/hull-files" -x
 
 log "stage 2: buildah bud -> $TAG ($VERSION)"
 S2_T0=$(date +%s)
