@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "sysroot/trial.h"
 #include "util/error.h"
 #include "util/fd.h"
 #include "util/file.h"
@@ -27,7 +28,7 @@ std::string need(const std::string& root, const std::string& rel, std::string_vi
 constexpr const char* kCommonModules[] = {
     "part_gpt", "part_msdos", "ext2",    "fat",    "search", "search_fs_uuid", "search_label", "normal",
     "configfile", "echo",     "test",    "true",   "sleep",  "syslinuxcfg",    "serial",       "terminal",
-    "ls",       "cat",        "reboot",  "halt",   "minicmd", "linux"};
+    "ls",       "cat",        "reboot",  "halt",   "minicmd", "linux",          "loadenv"};
 constexpr const char* kPcModules[] = {"biosdisk", "linux16"};
 constexpr const char* kEfiModules[] = {"efi_gop", "efi_uga", "all_video", "linuxefi"};
 
@@ -111,24 +112,47 @@ std::string early_cfg(const std::string& boot_fs_uuid) {
 //    linuxefi/initrdefi, and grub.cfg sets grub_platform=pc so that the
 //    generated entries call them. grub_platform is only read by scripts; the
 //    firmware interface GRUB uses does not depend on it.
-// The entry chosen inside syslinux_configfile loads kernel and initrd but
-// does not start them: the explicit `boot` afterwards does (pitfall 2).
+// The menu: syslinux_configfile would run only syslinux.cfg's DEFAULT entry
+// (GRUB's reader skips the menu when the file has no TIMEOUT), and that
+// entry then needed an explicit `boot` (pitfall 2). Boot counting needs to
+// pick the second entry, so grub.cfg instead loads every entry into its own
+// menu (extract_syslinux_entries_source; syslinux.cfg carries a TIMEOUT for
+// that, see prepare_syslinux_layout) and chooses `default` itself; a menu
+// entry boots when its commands finish.
 std::string grub_cfg() {
+  std::string countdown;
+  for (int n = sysroot::kMaxTries; n >= 1; n--)
+    countdown += fmt::format("  {}if [ \"$hull_left\" = {} ]; then set hull_left={}\n", n == sysroot::kMaxTries ? "" : "el", n, n - 1);
   return R"(# Written once by hull at install; never rewritten. The boot menu is
 # libostree's /loader/syslinux.cfg, which libostree switches atomically with
-# each deployment change (sysroot.bootloader=syslinux).
+# each deployment change (sysroot.bootloader=syslinux); /loader/hullenv
+# beside it holds the trial of a new default deployment (hull boot counting,
+# see src/boot/trial.h).
 serial --unit=0 --speed=115200
 terminal_input serial console
 terminal_output serial console
-set timeout=2
+set timeout=1
 if [ "$grub_platform" = efi ]; then
   # syslinuxcfg emits linux16/initrd16 only when grub_platform=pc; on EFI
   # they are functions around linuxefi/initrdefi (efi-compat.cfg).
   source /grub/efi-compat.cfg
   set grub_platform=pc
 fi
-syslinux_configfile /loader/syslinux.cfg
-boot
+# Entry 0 is the default deployment, entry 1 the previous one. A default on
+# trial gets hull_left more boots; when none are left, or the counter cannot
+# be saved, GRUB boots the previous deployment.
+set default=0
+if [ -f /loader/hullenv ]; then
+  load_env -f /loader/hullenv hull_trial hull_left
+fi
+if [ "$hull_trial" = 1 ]; then
+)" + countdown + R"(  else set hull_left=0; set default=1
+  fi
+  if [ "$default" = 0 ]; then
+    if save_env -f /loader/hullenv hull_left; then true; else set default=1; fi
+  fi
+fi
+extract_syslinux_entries_source /loader/syslinux.cfg
 )";
 }
 
@@ -148,7 +172,11 @@ void prepare_syslinux_layout(const std::string& boot_dir) {
   with_context("preparing /boot for libostree's syslinux backend", [&] {
     make_dirs(boot_dir + "/loader.0");
     make_dirs(boot_dir + "/syslinux");
-    write_file_atomic(boot_dir + "/loader.0/syslinux.cfg", "");
+    // A TIMEOUT makes GRUB's syslinux reader emit a menu entry per
+    // deployment (without one it runs only the DEFAULT entry), which
+    // grub.cfg's extract_syslinux_entries_source loads; libostree keeps the
+    // line in every syslinux.cfg it writes. Its value is not used.
+    write_file_atomic(boot_dir + "/loader.0/syslinux.cfg", "TIMEOUT 10\n");
     if (symlink("loader.0", (boot_dir + "/loader").c_str()) != 0) fail_errno(boot_dir + "/loader");
     if (symlink("../loader/syslinux.cfg", (boot_dir + "/syslinux/syslinux.cfg").c_str()) != 0)
       fail_errno(boot_dir + "/syslinux/syslinux.cfg");

@@ -7,7 +7,7 @@
 // `sysroot.bootloader=syslinux`. On every deployment change libostree writes
 // `/boot/loader.N/syslinux.cfg` beside the BLS entries and flips the
 // `/boot/loader` symlink in one rename. GRUB reads that file through the
-// static `/boot/grub/grub.cfg` below (`syslinux_configfile`), which hull
+// static `/boot/grub/grub.cfg` below (`extract_syslinux_entries_source`), which hull
 // writes once at install and never again: upgrades and rollbacks, booted or
 // offline, change only what libostree changes, atomically.
 //
@@ -52,15 +52,17 @@ std::vector<std::string> mkimage_argv(const ImageGrub& g, Platform p, const std:
 // UUID, then read /grub/grub.cfg there.
 std::string early_cfg(const std::string& boot_fs_uuid);
 
-// /boot/grub/grub.cfg: serial + console terminals, then the syslinux.cfg
-// libostree keeps in the current /boot/loader, then `boot`. Static.
+// /boot/grub/grub.cfg: serial + console terminals, the boot counter of
+// /boot/loader/hullenv (boot/trial.h), then the entries of the syslinux.cfg
+// libostree keeps in the current /boot/loader as GRUB's menu, the default
+// or (trial over) the previous deployment chosen. Static.
 std::string grub_cfg();
 
 // /boot/grub/efi-compat.cfg, sourced by grub.cfg on EFI only (see grub.cc).
 std::string efi_compat_cfg();
 
 // Prepares the libostree syslinux backend in an empty /boot before the first
-// deployment: loader.0/syslinux.cfg (empty), loader -> loader.0, and
+// deployment: loader.0/syslinux.cfg (a TIMEOUT line only), loader -> loader.0, and
 // syslinux/syslinux.cfg -> ../loader/syslinux.cfg (libostree refuses to
 // use the backend unless that link exists).
 void prepare_syslinux_layout(const std::string& boot_dir);

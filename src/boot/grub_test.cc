@@ -1,4 +1,5 @@
 #include "boot/grub.h"
+#include "sysroot/trial.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -63,17 +64,27 @@ TEST(Config, EarlyConfigFindsBootByUuid) {
   EXPECT_NE(c.find("configfile ($root)/grub/grub.cfg"), std::string::npos);
 }
 
-TEST(Config, GrubCfgReadsLibostreesSyslinuxCfgThenBoots) {
+TEST(Config, GrubCfgCountsThenLoadsLibostreesEntriesAsItsMenu) {
   std::string c = grub_cfg();
-  size_t sys = c.find("\nsyslinux_configfile /loader/syslinux.cfg\n");
-  ASSERT_NE(sys, std::string::npos);
-  EXPECT_NE(c.find("\nboot\n", sys), std::string::npos);
+  size_t menu = c.find("\nextract_syslinux_entries_source /loader/syslinux.cfg\n");
+  ASSERT_NE(menu, std::string::npos);
+  EXPECT_EQ(c.find("syslinux_configfile"), std::string::npos);
   EXPECT_NE(c.find("terminal_output serial console"), std::string::npos);
+  EXPECT_NE(c.find("hull boot counting"), std::string::npos);  // counting_supported() looks for it
   // EFI: the wrappers are sourced and grub_platform faked before the menu.
   size_t efi = c.find("source /grub/efi-compat.cfg");
   ASSERT_NE(efi, std::string::npos);
-  EXPECT_LT(c.find("set grub_platform=pc"), sys);
-  EXPECT_LT(efi, sys);
+  EXPECT_LT(c.find("set grub_platform=pc"), menu);
+  EXPECT_LT(efi, menu);
+  // The counter: only the two whitelisted variables are loaded, every count
+  // from sysroot::kMaxTries down is a plain comparison, and the save comes before the menu.
+  EXPECT_NE(c.find("load_env -f /loader/hullenv hull_trial hull_left\n"), std::string::npos);
+  for (int n = 1; n <= sysroot::kMaxTries; n++)
+    EXPECT_NE(c.find(fmt::format("[ \"$hull_left\" = {} ]; then set hull_left={}\n", n, n - 1)), std::string::npos) << n;
+  EXPECT_NE(c.find("else set hull_left=0; set default=1\n"), std::string::npos);
+  size_t save = c.find("save_env -f /loader/hullenv hull_left; then true; else set default=1; fi");
+  ASSERT_NE(save, std::string::npos);
+  EXPECT_LT(save, menu);
   std::string compat = efi_compat_cfg();
   EXPECT_NE(compat.find("function linux16 {\n  linuxefi \"$@\"\n}"), std::string::npos);
   EXPECT_NE(compat.find("function initrd16 {\n  initrdefi \"$@\"\n}"), std::string::npos);
@@ -84,10 +95,10 @@ TEST(SyslinuxLayout, WhatLibostreesBackendNeeds) {
   std::string boot = t.path() + "/boot";
   make_dirs(boot);
   prepare_syslinux_layout(boot);
-  EXPECT_EQ(read_file(boot + "/loader.0/syslinux.cfg"), "");
+  EXPECT_EQ(read_file(boot + "/loader.0/syslinux.cfg"), "TIMEOUT 10\n");
   EXPECT_EQ(std::filesystem::read_symlink(boot + "/loader"), "loader.0");
   EXPECT_EQ(std::filesystem::read_symlink(boot + "/syslinux/syslinux.cfg"), "../loader/syslinux.cfg");
-  EXPECT_EQ(read_file(boot + "/syslinux/syslinux.cfg"), "");  // resolves
+  EXPECT_EQ(read_file(boot + "/syslinux/syslinux.cfg"), "TIMEOUT 10\n");  // resolves
 }
 
 void touch(const std::string& p) {

@@ -16,6 +16,7 @@ std::span<const Command> commands() {
       {"install", "install an image to a filesystem (to-filesystem)", cmd_install},
       {"build-disk", "build raw, qcow2, vmdk, vhd, gce or iso disk images (bootc-image-builder)", cmd_build_disk},
       {"image", "copy, inspect and rechunk container images (copy, inspect, rechunk)", cmd_image},
+      {"internals", "what hull's systemd units run: health checks, boot assessment", cmd_internals},
   };
   return table;
 }

@@ -42,5 +42,6 @@ int cmd_switch(Context& ctx, std::vector<std::string> args);
 int cmd_rollback(Context& ctx, std::vector<std::string> args);
 int cmd_install(Context& ctx, std::vector<std::string> args);
 int cmd_build_disk(Context& ctx, std::vector<std::string> args);
+int cmd_internals(Context& ctx, std::vector<std::string> args);
 
 }  // namespace hull::cli

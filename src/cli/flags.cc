@@ -69,6 +69,9 @@ void InstallFlags::add(CLI::App& app, sysroot::InstallOptions& o) {
   app.add_option("--stateroot", o.stateroot, "the ostree stateroot (default: default)");
   app.add_option("--karg", o.kargs, "a kernel argument (repeatable)");
   app.add_option("--root-ssh-authorized-keys", o.root_ssh_authorized_keys, "authorized_keys for root");
+  app.add_option("--boot-tries", o.boot_tries,
+                 "boots a new default deployment gets before GRUB falls back (written to /etc/hull/boot.toml; 0: off; default 3)")
+      ->check(CLI::Range(0, 10));
 }
 
 void InstallFlags::apply(sysroot::InstallOptions& o) const {

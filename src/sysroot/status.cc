@@ -69,6 +69,25 @@ Tree to_tree(const UsrOverlay& u) {
   return Tree{{"accessMode", u.access_mode}, {"persistence", u.persistence}};
 }
 
+Tree to_tree(const TrialStatus& t) {
+  return Tree{{"checksum", t.ostree.checksum},
+              {"deploySerial", t.ostree.deploy_serial},
+              {"tries", t.tries},
+              {"left", t.left},
+              {"armedAt", t.armed_at}};
+}
+
+Tree to_tree(const FailedUpdate& f) {
+  Tree reasons = Tree::array();
+  for (const std::string& r : f.reasons) reasons.push_back(r);
+  return Tree{{"image", optional_tree(f.image)},
+              {"checksum", f.ostree.checksum},
+              {"deploySerial", f.ostree.deploy_serial},
+              {"failedAt", f.failed_at},
+              {"boots", f.boots},
+              {"reasons", std::move(reasons)}};
+}
+
 bool is_bootc_host(const HostStatus& st) { return st.booted && st.booted->image; }
 
 Tree status_tree(const HostStatus& st) {
@@ -84,6 +103,8 @@ Tree status_tree(const HostStatus& st) {
   t["type"] = is_bootc_host(st) ? Tree("bootcHost") : Tree(nullptr);
   t["usrOverlay"] = optional_tree(st.usr_overlay);
   t["readOnly"] = st.read_only;
+  if (st.trial) t["trial"] = to_tree(*st.trial);
+  if (st.failed_update) t["failedUpdate"] = to_tree(*st.failed_update);
   return t;
 }
 
@@ -307,6 +328,9 @@ void render_image_slot(std::string& out, Slot slot, const BootEntry& e, const Ho
     row(out, "Timestamp", width, ts);
   if (e.pinned) row(out, "Pinned", width, "yes");
   if (e.cached_update) render_cached_update(out, *e.cached_update, img, width);
+  if (st.trial && st.trial->ostree == e.ostree)
+    row(out, "Trial", width, fmt::format("{} of {} boots left (since {})", st.trial->left, st.trial->tries,
+                                         human_timestamp(st.trial->armed_at)));
   render_usr_overlay(out, slot, st, width);
   if (!verbose) return;
   render_verbose_ostree(out, e, slot, width);
@@ -428,6 +452,33 @@ BootEntry parse_entry(const Node& n) {
   return e;
 }
 
+TrialStatus parse_trial(const Node& n) {
+  n.object();
+  TrialStatus t;
+  t.ostree.checksum = n.at("checksum").str();
+  t.ostree.deploy_serial = n.at("deploySerial").integer();
+  t.tries = n.at("tries").integer();
+  t.left = n.at("left").integer();
+  t.armed_at = n.str_or_empty("armedAt");
+  return t;
+}
+
+FailedUpdate parse_failed(const Node& n) {
+  n.object();
+  FailedUpdate f;
+  f.image = optional_field<ImageStatus>(n, "image", parse_image_status);
+  f.ostree.checksum = n.at("checksum").str();
+  f.ostree.deploy_serial = n.at("deploySerial").integer();
+  f.failed_at = n.str_or_empty("failedAt");
+  f.boots = n.at("boots").integer();
+  if (n.present("reasons")) {
+    Node rs = n.at("reasons");
+    if (!rs.v.is_array()) rs.wrong("an array");
+    for (size_t i = 0; i < rs.v.size(); ++i) f.reasons.push_back(Node{rs.v[i], fmt::format("{}[{}]", rs.path, i)}.str());
+  }
+  return f;
+}
+
 UsrOverlay parse_usr_overlay(const Node& n) {
   n.object();
   return UsrOverlay{n.at("accessMode").str(), n.at("persistence").str()};
@@ -475,6 +526,8 @@ void parse_status(const Node& doc, HostStatus& st) {
   st.rollback_queued = s.bool_or_false("rollbackQueued");
   st.usr_overlay = optional_field<UsrOverlay>(s, "usrOverlay", parse_usr_overlay);
   st.read_only = s.bool_or_false("readOnly");
+  st.trial = optional_field<TrialStatus>(s, "trial", parse_trial);
+  st.failed_update = optional_field<FailedUpdate>(s, "failedUpdate", parse_failed);
   if (s.present("type") && s.at("type").str() != "bootcHost")
     fail("status.type: unknown host type \"{}\"", s.at("type").str());
 }
@@ -528,7 +581,26 @@ std::string render_human(const HostStatus& st, bool verbose) {
     separate();
     render_slot(out, Slot::kOther, e, st, verbose);
   }
+  if (st.failed_update) {
+    const FailedUpdate& f = *st.failed_update;
+    std::string what = f.image ? display_ref(f.image->image) +
+                                     (f.image->version.empty() ? "" : " (" + f.image->version + ")")
+                               : f.ostree.checksum.substr(0, 12);
+    out += fmt::format("\nFailed update: {} did not pass its trial ({} boots, fell back at {}); not retried\n", what,
+                       f.boots, human_timestamp(f.failed_at));
+    for (const std::string& r : f.reasons) out += "  " + r + "\n";
+  }
   return out;
+}
+
+std::string render_failed_update(const FailedUpdate& f) { return to_tree(f).dump(2) + "\n"; }
+
+FailedUpdate parse_failed_update(std::string_view text) {
+  return with_context("parsing the failed-update record", [&] {
+    nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+    if (doc.is_discarded()) fail("not valid JSON");
+    return parse_failed(Node{doc, ""});
+  });
 }
 
 HostStatus parse_json(std::string_view text) {

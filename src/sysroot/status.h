@@ -88,6 +88,36 @@ struct UsrOverlay {
   friend bool operator==(const UsrOverlay&, const UsrOverlay&) = default;
 };
 
+// hull's boot counting, beside bootc's keys (omitted when absent, so a
+// document without them is exactly bootc's):
+//   status.trial        {checksum, deploySerial, tries, left, armedAt}: the
+//                       default deployment is on trial (sysroot/trial.h)
+//   status.failedUpdate {image: ImageStatus | null, checksum, deploySerial,
+//                        failedAt, boots, reasons: [string]}: a deployment
+//                       that failed its trial; GRUB fell back, hull made
+//                       the rollback permanent and does not retry it
+struct TrialStatus {
+  OstreeStatus ostree;
+  int tries = 0;
+  int left = 0;
+  std::string armed_at;
+  friend bool operator==(const TrialStatus&, const TrialStatus&) = default;
+};
+
+struct FailedUpdate {
+  std::optional<ImageStatus> image;
+  OstreeStatus ostree;
+  std::string failed_at;             // RFC 3339 UTC
+  int boots = 0;                     // trial boots it was given
+  std::vector<std::string> reasons;  // one line each: failed checks, boots that never got there
+  friend bool operator==(const FailedUpdate&, const FailedUpdate&) = default;
+};
+
+// The failed update as its own JSON document (the record hull keeps in
+// /var/lib/hull/failed-update.json), and back. Throws naming the field.
+std::string render_failed_update(const FailedUpdate& f);
+FailedUpdate parse_failed_update(std::string_view text);
+
 struct HostStatus {
   std::optional<ImageReference> spec_image;  // what upgrades follow; null if none
   std::string boot_order = "default";        // or "rollback"
@@ -97,6 +127,8 @@ struct HostStatus {
   std::optional<UsrOverlay> usr_overlay;  // booted host only
   bool read_only = false;                 // the physical root cannot be written
   bool offline = false;                   // a --sysroot directory: nothing booted (see above)
+  std::optional<TrialStatus> trial;          // hull: the default deployment is on trial
+  std::optional<FailedUpdate> failed_update;  // hull: an update that failed to boot
   friend bool operator==(const HostStatus&, const HostStatus&) = default;
 };
 

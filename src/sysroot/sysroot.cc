@@ -19,6 +19,7 @@
 #include "image/source.h"
 #include "store/ostree.h"
 #include "store/store.h"
+#include "sysroot/deployments.h"
 #include "sysroot/kargs.h"
 #include "sysroot/origin.h"
 #include "sysroot/reach.h"
@@ -31,61 +32,7 @@
 namespace hull::sysroot {
 namespace {
 
-using SysrootRef = GRef<OstreeSysroot>;
-using DeploymentRef = GRef<OstreeDeployment>;
-
 constexpr const char* kKargsDir = "usr/lib/bootc/kargs.d";
-
-SysrootRef load_sysroot(const std::string& path) {
-  GRef<GFile> file(g_file_new_for_path(path.c_str()));
-  SysrootRef s(ostree_sysroot_new(file.get()));
-  GErr err;
-  if (!ostree_sysroot_load(s.get(), nullptr, err.out())) err.raise(fmt::format("loading the ostree sysroot {}", path));
-  return s;
-}
-
-void lock(OstreeSysroot* s) {
-  GErr err;
-  if (!ostree_sysroot_lock(s, err.out())) err.raise("locking the sysroot");
-}
-
-// The sysroot's repository, owned by the (loaded) sysroot.
-OstreeRepo* repo_of(OstreeSysroot* s) { return ostree_sysroot_repo(s); }
-
-std::vector<OstreeDeployment*> deployments_of(OstreeSysroot* s) {
-  GPtrArray* arr = ostree_sysroot_get_deployments(s);
-  std::vector<OstreeDeployment*> out;
-  for (guint i = 0; i < arr->len; i++) out.push_back(static_cast<OstreeDeployment*>(arr->pdata[i]));
-  g_ptr_array_unref(arr);
-  return out;
-}
-
-// Makes `deps` the sysroot's deployments, in that order (the first boots next).
-void write_deployments(OstreeSysroot* s, const std::vector<OstreeDeployment*>& deps) {
-  GPtrArray* list = g_ptr_array_new();
-  for (auto* d : deps) g_ptr_array_add(list, d);
-  GErr err;
-  bool ok = ostree_sysroot_write_deployments(s, list, nullptr, err.out());
-  g_ptr_array_unref(list);
-  if (!ok) err.raise("writing the deployments");
-}
-
-// The deployment that upgrades start from: the booted one, else (a
-// directory sysroot) the default.
-OstreeDeployment* current_deployment(OstreeSysroot* s) {
-  if (OstreeDeployment* b = ostree_sysroot_get_booted_deployment(s)) return b;
-  auto deps = deployments_of(s);
-  if (deps.empty()) fail("no deployments in this sysroot: install an image first (hull install)");
-  return deps[0];
-}
-
-// The deployment's origin file (empty if it has none).
-Origin origin_of(OstreeDeployment* d) {
-  GKeyFile* kf = ostree_deployment_get_origin(d);
-  if (!kf) return {};
-  GStr text(g_key_file_to_data(kf, nullptr, nullptr));
-  return parse_origin(text.str());
-}
 
 // The image a deployment follows; throws if it follows none. `enforce` is
 // set if its origin is ostree-image-signed:.
@@ -146,15 +93,6 @@ std::vector<std::string> image_kargs(OstreeRepo* repo, const std::string& commit
   return kargs_from_files(read_kargs_files(repo, commit), kargs_arch(host_arch()));
 }
 
-std::vector<std::string> deployment_kargs(OstreeDeployment* d) {
-  OstreeBootconfigParser* bc = ostree_deployment_get_bootconfig(d);
-  const char* opts = bc ? ostree_bootconfig_parser_get(bc, "options") : nullptr;
-  std::vector<std::string> out;
-  for (auto& k : split_kargs(opts ? opts : ""))
-    if (!k.starts_with("ostree=")) out.push_back(k);  // ostree adds its own
-  return out;
-}
-
 // NULL-terminated argv for ostree, owning its strings.
 struct Argv {
   std::vector<std::string> items;
@@ -165,49 +103,6 @@ struct Argv {
   }
   char** get() { return ptrs.data(); }
 };
-
-// "2024-08-07T12:00:00Z".
-std::string rfc3339(time_t t) {
-  char buf[32];
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-ImageStatus image_status(const store::ImageRecord& r, const image::ImageName& name, bool enforce) {
-  ImageStatus st;
-  st.image = bootc_image_reference(name, enforce);
-  st.version = r.version;
-  st.image_digest = r.manifest_digest.str();
-  st.architecture = r.architecture;
-  if (r.timestamp > 0) st.timestamp = rfc3339(static_cast<time_t>(r.timestamp));
-  return st;
-}
-
-BootEntry boot_entry(OstreeRepo* repo, OstreeDeployment* d) {
-  BootEntry e;
-  e.ostree.checksum = ostree_deployment_get_csum(d);
-  e.ostree.deploy_serial = ostree_deployment_get_deployserial(d);
-  e.ostree.stateroot = ostree_deployment_get_osname(d);
-  e.pinned = ostree_deployment_is_pinned(d);
-  // As bootc: local rpm-ostree changes make a deployment incompatible, and
-  // one that follows no container image shows none.
-  Origin origin = origin_of(d);
-  e.incompatible = origin_incompatible(origin);
-  bool enforce = false;
-  std::optional<image::ImageName> name = origin_container_image(origin, &enforce);
-  if (e.incompatible || !name) return e;
-  std::optional<store::ImageRecord> rec = store::find_image(repo, e.ostree.checksum);
-  if (!rec) return e;  // deployed by another tool
-  e.image = image_status(*rec, *name, enforce);
-  // An update already fetched but not deployed.
-  if (auto cur = store::resolve_ref(repo, store::image_ref(*name)); cur && *cur != e.ostree.checksum) {
-    store::ImageRecord newer = store::read_image(repo, *cur);
-    if (newer.manifest_digest != rec->manifest_digest) e.cached_update = image_status(newer, *name, enforce);
-  }
-  return e;
-}
 
 // Copies the tree `src` (a directory of a commit) into `dst`, keeping
 // owners and modes, never overwriting what is there, never following links.
@@ -285,11 +180,6 @@ void seed_var(OstreeRepo* repo, const std::string& commit, const std::string& ro
                [&] { copy_new_entries(cvar.get(), root + "/ostree/deploy/" + stateroot + "/var"); });
 }
 
-std::string deployment_dir(OstreeSysroot* s, OstreeDeployment* d, const std::string& sysroot) {
-  GStr rel(ostree_sysroot_get_deployment_dirpath(s, d));
-  return sysroot + "/" + rel.str();
-}
-
 // bootc's --root-ssh-authorized-keys: a tmpfiles.d entry in the
 // deployment's /etc that writes root's authorized_keys at boot (root's
 // home is in /var, which does not exist until then).
@@ -348,7 +238,7 @@ std::string cleanup(OstreeSysroot* s) {
 // Pulls `name` from `src`, then stages (booted) or deploys (directory) it on
 // top of `from`, carrying kernel arguments over with the kargs.d difference.
 UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* from, const image::ImageName& name,
-                           std::unique_ptr<image::Source> src, bool check, bool enforce) {
+                           std::unique_ptr<image::Source> src, bool check, bool enforce, bool retry_failed) {
   OstreeRepo* repo = repo_of(s);
   signature::TrustOptions to = ctx.trust;
   to.enforce = enforce;
@@ -380,9 +270,20 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
     res.message = "No update available.";
     return res;
   }
+  // An image that failed its boot trial here is not tried again on its own.
+  if (auto failed = read_failed_update(s, ctx.sysroot);
+      !retry_failed && failed && failed->image && failed->image->image_digest == pr.image.manifest_digest.str()) {
+    res.message = fmt::format("No update available: {} ({}) failed to boot here at {} and is not retried; "
+                              "push a newer image, or '{} switch' to it to try it again",
+                              name.str(), failed->image->version.empty() ? failed->image->image_digest : failed->image->version,
+                              failed->failed_at, ctx.prog);
+    return res;
+  }
   // Kernel arguments: the local ones kept, the images' kargs.d difference applied.
   std::vector<std::string> kargs =
       apply_kargs_diff(deployment_kargs(from), image_kargs(repo, current.commit), image_kargs(repo, pr.image.commit));
+  std::erase_if(kargs, [](const std::string& k) { return k.starts_with(kEntryKarg); });
+  kargs.push_back(new_entry_karg());  // its own boot entry (trial.h)
   Argv argv(kargs);
   OstreeSysrootDeployTreeOpts opts = {};
   opts.override_kernel_argv = argv.get();
@@ -404,8 +305,9 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
                                                       dep.out(), nullptr, err.out());
     var_entries = notes.finish();
     if (!ok) err.raise("deploying");
-    // New default first, the previous default as the rollback.
-    write_deployments(s, {dep.get(), from});
+    // New default first, the previous default as the rollback, on trial.
+    std::vector<OstreeDeployment*> order = {dep.get(), from};
+    switch_boot(s, ctx.sysroot, order, trial_for(repo, order, config_etc(s, ctx.sysroot)));
   }
   g_key_file_unref(origin);
   res.changed = true;
@@ -469,6 +371,7 @@ Installed install_to_filesystem(Context& ctx, const InstallOptions& o) {
     // 3. the deployment
     std::vector<std::string> kargs = image_kargs(repo, pr.image.commit);
     kargs.insert(kargs.end(), o.kargs.begin(), o.kargs.end());
+    kargs.push_back(new_entry_karg());  // its own boot entry (trial.h)
     Argv argv(kargs);
     OstreeSysrootDeployTreeOpts opts = {};
     opts.override_kernel_argv = argv.get();
@@ -489,7 +392,12 @@ Installed install_to_filesystem(Context& ctx, const InstallOptions& o) {
     }
     Installed done{pr.image.commit, deployment_dir(s.get(), dep.get(), o.root)};
     if (!o.root_ssh_authorized_keys.empty()) install_root_keys(done.deployment_dir, o.root_ssh_authorized_keys);
-    write_deployments(s.get(), {dep.get()});
+    if (o.boot_tries) {
+      make_dirs(done.deployment_dir + "/etc/hull");
+      write_file_atomic(done.deployment_dir + "/etc/hull/boot.toml",
+                        fmt::format("# written by {} install --boot-tries\ntries = {}\n", ctx.prog, *o.boot_tries));
+    }
+    switch_boot(s.get(), o.root, {dep.get()}, Trial{});
 
     // 4. /var, the install record, cleanup
     seed_var(repo, pr.image.commit, o.root, o.stateroot);
@@ -534,6 +442,8 @@ HostStatus status(Context& ctx) {
       st.other_deployments.push_back(boot_entry(repo, d));
   }
   st.rollback_queued = booted && deps[0] != booted;
+  st.trial = trial_status(s.get(), ctx.sysroot);
+  st.failed_update = read_failed_update(s.get(), ctx.sysroot);
   derive_spec(st);
   return st;
 }
@@ -546,7 +456,7 @@ UpgradeResult upgrade(Context& ctx, const UpgradeOptions& opts) {
   image::ImageName name = origin_image(from, &enforce);
   auto src = reach_origin(ctx, s.get(), name);
   return with_context(fmt::format("upgrading from {}", name.str()), [&] {
-    return deploy_image(ctx, s.get(), from, name, std::move(src), opts.check, enforce || ctx.trust.enforce);
+    return deploy_image(ctx, s.get(), from, name, std::move(src), opts.check, enforce || ctx.trust.enforce, false);
   });
 }
 
@@ -558,7 +468,7 @@ UpgradeResult switch_image(Context& ctx, const image::ImageName& target) {
   origin_container_image(origin_of(from), &enforce);
   return with_context(fmt::format("switching to {}", target.str()),
                       [&] { return deploy_image(ctx, s.get(), from, target, image::open_source(target, ctx.registry),
-                                                false, enforce || ctx.trust.enforce); });
+                                                false, enforce || ctx.trust.enforce, true); });
 }
 
 std::string rollback(Context& ctx) {
@@ -567,8 +477,8 @@ std::string rollback(Context& ctx) {
   auto deps = deployments_of(s.get());
   if (deps.size() < 2) fail("no rollback deployment: there is only one deployment");
   std::swap(deps[0], deps[1]);
-  write_deployments(s.get(), deps);
   OstreeRepo* repo = repo_of(s.get());
+  switch_boot(s.get(), ctx.sysroot, deps, trial_for(repo, deps, config_etc(s.get(), ctx.sysroot)));
   BootEntry next = boot_entry(repo, deps[0]);
   std::string what = next.image ? next.image->image.image + " (" + (next.image->version.empty() ? next.image->image_digest : next.image->version) + ")"
                                 : std::string(ostree_deployment_get_csum(deps[0]));

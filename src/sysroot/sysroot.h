@@ -20,6 +20,7 @@
 #include "registry/client.h"
 #include "signature/verify.h"
 #include "sysroot/status.h"
+#include "sysroot/trial.h"
 #include "util/progress.h"
 
 namespace hull::sysroot {
@@ -39,6 +40,11 @@ struct Context {
   bool quiet = false;
   bool verbose = false;  // upgrade/switch: say how each layer was verified
   std::string prog = "hull";  // the command name for hints ("hull" or "bootc")
+  // The kernel command line of the running boot, which names the booted
+  // deployment by its hull.entry (sysroot/trial.h). Empty: /proc/cmdline on
+  // the booted host; in a directory the default deployment counts as booted
+  // (tests pass a command line to play a fallback boot).
+  std::string kernel_cmdline;
 };
 
 struct InstallOptions {
@@ -49,6 +55,7 @@ struct InstallOptions {
   std::vector<std::string> kargs;            // --karg
   std::string root_ssh_authorized_keys;      // file with keys for root, or empty
   std::string bootloader;                    // sysroot.bootloader ("syslinux", "none"); empty: ostree decides
+  std::optional<int> boot_tries;             // --boot-tries: /etc/hull/boot.toml's tries in the deployment
   // false for a staging tree that is copied elsewhere and then removed
   // (install to-disk, build-disk): no fsync of each object, no syncfs.
   bool sync = true;
@@ -97,5 +104,43 @@ UpgradeResult switch_image(Context& ctx, const image::ImageName& target);
 // Swaps the default and the rollback deployment; a second rollback swaps
 // them back. A staged, not yet finalized deployment is discarded.
 std::string rollback(Context& ctx);
+
+// ---- boot counting (sysroot/trial.h): what hull's units do at boot ----
+
+enum class BootKind {
+  kNormal,    // no trial: the default deployment is trusted
+  kTrial,     // the deployment on trial booted: assess it
+  kFallback,  // a trial is armed but another deployment booted: GRUB fell back
+};
+
+struct BootState {
+  BootKind kind = BootKind::kNormal;
+  Trial trial;                 // the armed trial, if any
+  size_t deployments = 0;      // how many there are (nothing to fall back to with one)
+  std::string booted;          // "IMAGE (VERSION)" of the booted deployment
+};
+
+BootState boot_state(Context& ctx);
+
+// The trial boot reached boot-complete.target: the trial is over. Returns
+// what was blessed ("" on a boot that was not on trial).
+std::string bless(Context& ctx);
+
+// The trial boot failed (a required check, a unit of boot-complete.target):
+// kept with its reasons in /var/lib/hull/trial-boots.json, for the record
+// that the fallback boot writes.
+void record_failed_boot(Context& ctx, const std::vector<std::string>& reasons);
+
+// On the fallback boot: the booted deployment becomes the default again
+// (as rollback does, without a trial), the failed one stays as rollback,
+// and /var/lib/hull/failed-update.json says which one failed and why.
+// Upgrades do not deploy that image again (switch still does).
+FailedUpdate fall_back(Context& ctx);
+
+// At shutdown, before libostree finalizes a staged deployment (the drop-in
+// of ostree-finalize-staged.service): puts its trial into the loader.N that
+// finalization will write, so that it goes live with it. Returns what was
+// armed ("" if nothing is staged, finalization is locked, or counting is off).
+std::string arm_staged(Context& ctx);
 
 }  // namespace hull::sysroot
