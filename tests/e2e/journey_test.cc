@@ -15,7 +15,14 @@
 //      an unsigned v3 pushed over the same tag is refused (the host was
 //      installed with --enforce-container-sigpolicy; v1 and v2 are signed
 //      with cosign), the host stays on v2
-//   3. `hull rollback`; power off; boot the same disk under OVMF: v1 again
+//      v2 was armed at finalization and is blessed on its first boot
+//   3. boot counting, SeaBIOS: v4 has a required health check that fails; with
+//      tries = 2 the host boots it twice and comes back on v2 by itself;
+//      status names v4 and why; upgrade does not retry it
+//   4. OVMF: v5 panics before userspace (init=/bin/false); GRUB's count alone
+//      brings v2 back; then the update timer (shortened by a drop-in) only
+//      stages v6 outside its reboot window and reboots into it inside; v6 is
+//      blessed; `hull rollback` puts v2 on trial for the next boot
 //
 // The cases share one fixture and run in this order in one process (one CTest
 // test, label e2e). Figures (build, install, boot and upgrade times, disk size,
@@ -27,6 +34,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
@@ -69,13 +77,13 @@ struct Journey {
   std::unique_ptr<LocalRegistry> registry;
   std::vector<std::string> buildah;  // buildah with the journey's private storage
   std::string key, disk;
-  std::string v1_digest, v2_digest;
+  std::string v1_digest, v2_digest, v4_digest, v5_digest, v6_digest;
   std::string image_ref;             // what the guest follows: 10.0.2.100:5000/hull-e2e/os:latest
   std::string context;               // the build context of tests/e2e/os, with the signature policy
   std::string cosign;                // Debian 13's cosign (scripts/get-cosign.sh)
   std::string host_policy, host_registries_d;  // the install's signature policy
   std::unique_ptr<Vm> vm;            // the machine of the case running
-  bool v1_ok = false, v2_ok = false;
+  bool v1_ok = false, v2_ok = false, fallback_ok = false;
   std::string setup_error;
   std::vector<std::pair<std::string, std::string>> figures;
 
@@ -94,10 +102,12 @@ struct Journey {
   // layers, zstd:chunked: what an upgrade fetches file by file) and pushes
   // it as :latest; returns the manifest digest.
   // Signed with the journey's cosign key unless `sign` is false.
-  std::string build_os(int version, bool sign = true) {
+  // `bad` breaks it on purpose (tests/e2e/os/Containerfile: "check" or "init").
+  std::string build_os(int version, bool sign = true, const std::string& bad = "") {
     std::string local = fmt::format("localhost/{}:{}", kRepo, version);
     run_ok(bh({"bud", "--isolation", "chroot", "--layers", "--format", "oci", "-q", "--build-arg",
-               fmt::format("VERSION={}", version), "-t", local, context}));
+               fmt::format("VERSION={}", version), "--build-arg", version > 1 ? "PACKAGES=jq" : "PACKAGES=",
+               "--build-arg", "BAD=" + bad, "-t", local, context}));
     std::string layout = work->path() + fmt::format("/os-v{}", version);
     run_ok(bh({"push", "-q", local, "oci:" + layout + ":1"}));
     std::string dest = fmt::format("docker://{}/{}:latest", registry->host(), kRepo);
@@ -346,7 +356,12 @@ TEST_F(JourneyTest, UpgradeToV2) {
       << "the /etc edit was lost";
   EXPECT_EQ(trim(vm.ssh_ok("cat /var/lib/hull-e2e/data")), "data-from-v1");
   EXPECT_EQ(trim(vm.ssh_ok("cat /etc/hull-e2e-default.conf")), "default=v2") << "v2's unedited /etc default";
-  EXPECT_EQ(trim(vm.ssh_ok("cat /usr/share/hull-e2e-new")), "only in v2");
+  EXPECT_EQ(trim(vm.ssh_ok("cat /usr/share/hull-e2e-new")), "added with jq");
+  // A good update is blessed on its first boot: armed at finalization,
+  // checked, its trial over.
+  EXPECT_FALSE(st["status"].contains("trial")) << st.dump(2);
+  EXPECT_NE(vm.ssh_ok("journalctl -b -u hull-boot-assess -o cat").find("passed its trial on boot 1 of 3"),
+            std::string::npos) << vm.ssh("journalctl -b -u hull-boot-assess -u hull-health-check -o cat").out;
   EXPECT_TRUE(vm.ssh("echo '{\"a\":2}' | jq -e .a").ok()) << "the package added in v2 (jq)";
   EXPECT_TRUE(vm.ssh("dpkg -s jq").ok()) << "dpkg's database does not list v2's jq";
 
@@ -364,38 +379,127 @@ TEST_F(JourneyTest, UpgradeToV2) {
   j->v2_ok = !HasFailure();
 }
 
-// The rollback is followed by a cold boot under OVMF rather than a reboot
-// under SeaBIOS: one boot shows both that the switch took and that the UEFI
-// path (EFI/BOOT/BOOTX64.EFI, the same grub.cfg) follows the deployments
-// after two switches. (tests/e2e/to_disk_boot_test.sh boots a fresh disk
-// under both firmwares.)
-TEST_F(JourneyTest, RollbackToV1OnOvmf) {
+// Counts the kernels started since the last mark (one per boot).
+int kernel_boots(Vm& vm, size_t from) {
+  std::string log = vm.serial().substr(from);
+  int n = 0;
+  for (size_t p = 0; (p = log.find("Linux version ", p)) != std::string::npos; p++) n++;
+  return n;
+}
+
+json failed_update(Vm& vm) {
+  json st = guest_status(vm);
+  return st["status"].contains("failedUpdate") ? st["status"]["failedUpdate"] : json();
+}
+
+// v4 has a required health check that fails. With tries = 2 the host boots
+// it twice, each time records why and resets itself, then GRUB falls back
+// to v2 and hull makes that permanent -- no command from the test between.
+TEST_F(JourneyTest, FailingCheckFallsBackOnSeaBios) {
   if (!j->v2_ok) GTEST_SKIP() << "needs the v2 boot";
-  {
-    Vm& vm = *j->vm;
-    std::cout << "[e2e] hull rollback:\n" << vm.ssh_ok("hull rollback") << std::flush;
-    json st = guest_status(vm);
-    EXPECT_TRUE(st["status"]["rollbackQueued"].get<bool>()) << st.dump(2);
-    vm.poweroff();
-    j->vm.reset();
-  }
-  double t = boot(j->vm, j->disk, Firmware::kOvmf, "ovmf", 1);
-  j->figure("boot 3 (OVMF, after rollback) to marker", fixed(t) + " s");
+  Vm& vm = *j->vm;
+  double t = seconds_of([&] { j->v4_digest = j->build_os(4, true, "check"); });
+  j->figure("v4 build + rechunk + push + sign (failing check)", fixed(t) + " s");
+  vm.ssh_ok("mkdir -p /etc/hull && printf 'tries = 2\\n' > /etc/hull/boot.toml");
+  std::cout << "[e2e] hull upgrade to v4:\n" << vm.ssh_ok("hull upgrade", seconds(900)) << std::flush;
+  size_t from = vm.serial().size();
+  t = vm.reboot(seconds(1500), "HULL-E2E-BOOTED version=2 ");
+  j->figure("v4 on trial: 2 failed boots and the fallback to v2", fixed(t) + " s");
+  EXPECT_EQ(kernel_boots(vm, from), 3) << "expected v4, v4, then v2";
+  expect_system_up(vm);
+
+  json st = guest_status(vm);
+  EXPECT_EQ(booted_digest(st), j->v2_digest) << st.dump(2);
+  EXPECT_EQ(st["status"]["rollback"]["image"]["imageDigest"], j->v4_digest) << st.dump(2);
+  EXPECT_FALSE(st["status"]["rollbackQueued"].get<bool>()) << "the fallback was not made permanent";
+  json f = failed_update(vm);
+  ASSERT_FALSE(f.is_null()) << st.dump(2);
+  EXPECT_EQ(f["image"]["imageDigest"], j->v4_digest);
+  EXPECT_EQ(f["boots"], 2);
+  EXPECT_NE(f["reasons"].dump().find("the service of v4 does not answer"), std::string::npos) << f.dump(2);
+  std::string human = vm.ssh_ok("hull status --format humanreadable");
+  std::cout << "[e2e] hull status after the fallback:\n" << human << std::flush;
+  EXPECT_NE(human.find("Failed update: "), std::string::npos) << human;
+  EXPECT_NE(vm.ssh_ok("journalctl -b -u hull-boot-assess -o cat").find("failed its trial"), std::string::npos);
+  // Never retried on its own.
+  std::string up = vm.ssh_ok("hull upgrade", seconds(300));
+  EXPECT_NE(up.find("failed to boot here"), std::string::npos) << up;
+  EXPECT_TRUE(guest_status(vm)["status"]["staged"].is_null());
+  j->fallback_ok = !HasFailure();
+}
+
+// Under OVMF: v5 never reaches userspace (init=/bin/false: a kernel panic,
+// then panic=10 resets it); GRUB's count alone brings v2 back. Then the
+// update timer, shortened by a drop-in: outside the reboot window of
+// /etc/hull/updates.toml it only stages v6; inside, it reboots into v6,
+// which is blessed.
+TEST_F(JourneyTest, UefiPanicFallsBackThenTheTimerUpdates) {
+  if (!j->fallback_ok) GTEST_SKIP() << "needs the SeaBIOS fallback";
+  j->vm->poweroff();
+  j->vm.reset();
+  double t = boot(j->vm, j->disk, Firmware::kOvmf, "ovmf", 2);
+  j->figure("boot under OVMF (v2) to marker", fixed(t) + " s");
   Vm& vm = *j->vm;
   EXPECT_TRUE(vm.ssh("test -d /sys/firmware/efi").ok()) << "not booted through UEFI";
   expect_system_up(vm);
-  expect_usr_readonly(vm);
-  print_systemd_analyze(vm, "boot 3 (OVMF, v1 after rollback)");
 
-  json st = guest_status(vm);
-  EXPECT_EQ(booted_digest(st), j->v1_digest) << st.dump(2);
-  ASSERT_FALSE(st["status"]["rollback"].is_null()) << st.dump(2);
-  EXPECT_EQ(st["status"]["rollback"]["image"]["imageDigest"], j->v2_digest) << st.dump(2);
-  // Exit 1, not just non-zero: an unreachable guest (ssh 255) must not pass for v1.
-  EXPECT_EQ(vm.ssh("test -e /usr/share/hull-e2e-new").exit_code, 1) << "v2's file in v1's /usr";
-  EXPECT_EQ(vm.ssh("dpkg -s jq >/dev/null 2>&1").exit_code, 1) << "dpkg's database still lists v2's jq after the rollback";
-  EXPECT_EQ(trim(vm.ssh_ok("cat /var/lib/hull-e2e/data")), "data-from-v1");
-  EXPECT_NE(vm.ssh_ok("cat /etc/hull-e2e.conf").find("setting=edited-in-guest"), std::string::npos);
+  t = seconds_of([&] { j->v5_digest = j->build_os(5, true, "init"); });
+  j->figure("v5 build + rechunk + push + sign (init=/bin/false)", fixed(t) + " s");
+  vm.ssh_ok("printf 'tries = 1\\n' > /etc/hull/boot.toml");
+  vm.ssh_ok("hull upgrade", seconds(900));
+  size_t from = vm.serial().size();
+  t = vm.reboot(seconds(1200), "HULL-E2E-BOOTED version=2 ");
+  j->figure("v5 on trial: a panic and the fallback to v2 (OVMF)", fixed(t) + " s");
+  EXPECT_NE(vm.serial().find("Attempted to kill init", from), std::string::npos) << "v5 did not panic";
+  EXPECT_EQ(kernel_boots(vm, from), 2) << "expected v5, then v2";
+  expect_system_up(vm);
+  json f = failed_update(vm);
+  ASSERT_FALSE(f.is_null());
+  EXPECT_EQ(f["image"]["imageDigest"], j->v5_digest);
+  EXPECT_NE(f["reasons"].dump().find("never reached boot-complete.target"), std::string::npos) << f.dump(2);
+  EXPECT_EQ(booted_digest(guest_status(vm)), j->v2_digest);
+
+  // The timer: a drop-in makes it fire 2 s after it is (re)started.
+  t = seconds_of([&] { j->v6_digest = j->build_os(6); });
+  j->figure("v6 build + rechunk + push + sign", fixed(t) + " s");
+  vm.ssh_ok("mkdir -p /etc/systemd/system/hull-fetch-apply-updates.timer.d"
+            " && printf '[Timer]\\nOnBootSec=\\nOnUnitInactiveSec=\\nOnActiveSec=2s\\nRandomizedDelaySec=0\\n'"
+            " > /etc/systemd/system/hull-fetch-apply-updates.timer.d/e2e.conf"
+            // a window that starts two hours from now: not now
+            " && h=$(date +%H) && printf '[reboot]\\nhours = \"%02d:00-%02d:00\"\\n' $(( (10#$h + 2) % 24 )) $(( (10#$h + 3) % 24 ))"
+            " > /etc/hull/updates.toml && cat /etc/hull/updates.toml"
+            " && systemctl daemon-reload && systemctl restart hull-fetch-apply-updates.timer");
+  json st;
+  for (int i = 0; i < 120; i++) {
+    st = guest_status(vm);
+    if (!st["status"]["staged"].is_null() &&
+        trim(vm.ssh("systemctl is-active hull-fetch-apply-updates.service").out) != "activating")
+      break;
+    std::this_thread::sleep_for(seconds(5));
+  }
+  ASSERT_FALSE(st["status"]["staged"].is_null()) << "the timer staged nothing\n"
+      << vm.ssh("journalctl -u hull-fetch-apply-updates -o cat").out;
+  EXPECT_EQ(st["status"]["staged"]["image"]["imageDigest"], j->v6_digest);
+  std::cout << "[e2e] the timer outside its window:\n" << vm.ssh("journalctl -u hull-fetch-apply-updates -o cat").out;
+  EXPECT_EQ(booted_digest(st), j->v2_digest) << "rebooted outside the window";
+
+  // Inside the window (the default: any time), the next run reboots into it.
+  vm.mark();
+  from = vm.serial().size();
+  vm.ssh_ok("rm /etc/hull/updates.toml && systemctl restart hull-fetch-apply-updates.timer");
+  t = vm.wait_for_reboot("HULL-E2E-BOOTED version=6 ", seconds(900));
+  j->figure("the timer inside its window: reboot into v6", fixed(t) + " s");
+  expect_system_up(vm);
+  st = guest_status(vm);
+  EXPECT_EQ(booted_digest(st), j->v6_digest) << st.dump(2);
+  EXPECT_FALSE(st["status"].contains("trial")) << "v6 was not blessed\n" << st.dump(2);
+  EXPECT_NE(vm.ssh_ok("journalctl -b -u hull-boot-assess -o cat").find("passed its trial"), std::string::npos);
+  // A manual rollback puts v2 on trial for its next boot.
+  vm.ssh_ok("hull rollback");
+  st = guest_status(vm);
+  EXPECT_TRUE(st["status"]["rollbackQueued"].get<bool>()) << st.dump(2);
+  ASSERT_TRUE(st["status"].contains("trial")) << st.dump(2);
+  EXPECT_EQ(st["status"]["trial"]["checksum"], st["status"]["rollback"]["ostree"]["checksum"]) << st.dump(2);
   vm.poweroff();
   j->vm.reset();
 }

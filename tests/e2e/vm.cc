@@ -176,12 +176,19 @@ std::string Vm::ssh_ok(const std::string& cmd, Seconds timeout) {
   return r.out;
 }
 
-double Vm::reboot(Seconds timeout) {
+double Vm::reboot(Seconds timeout, const std::string& marker) {
   mark();
   auto t0 = std::chrono::steady_clock::now();
   ssh("systemctl reboot", Seconds(30));  // the connection may drop as sshd stops: not an error
   ssh_ready_ = false;
-  wait_for(o_.boot_marker, timeout);
+  wait_for(marker.empty() ? o_.boot_marker : marker, timeout);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double Vm::wait_for_reboot(const std::string& marker, Seconds timeout) {
+  auto t0 = std::chrono::steady_clock::now();
+  wait_for(marker, timeout);
+  ssh_ready_ = false;
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 

@@ -63,8 +63,13 @@ class Vm {
   void wait_for_ssh(Seconds timeout = Seconds(180));
 
   // `systemctl reboot` in the guest, then waits for the boot marker of the
-  // next boot; returns the seconds from the command to the marker.
-  double reboot(Seconds timeout = Seconds(600));
+  // next boot (or for `marker`, a regex, when given: a boot that needs
+  // several resets to get there); returns the seconds from the command to it.
+  double reboot(Seconds timeout = Seconds(600), const std::string& marker = "");
+  // The guest reboots on its own (a unit, a timer): waits for `marker` in
+  // the serial log written since the last mark(); the next ssh() waits for
+  // sshd again. Returns the seconds it waited.
+  double wait_for_reboot(const std::string& marker, Seconds timeout);
   // `systemctl poweroff`, waits for QEMU to exit (else kills it).
   void poweroff(Seconds timeout = Seconds(180));
   // Seconds since QEMU started.
