@@ -61,8 +61,18 @@ std::vector<OstreeDeployment*> deployments_of(OstreeSysroot* s) {
   return out;
 }
 
+// libostree g_print()s "Freed objects: SIZE" to stdout when it prunes
+// (ostree_sysroot_cleanup, and ostree_sysroot_write_deployments, which cleans
+// up too; its own "TODO remove printf in library"). --quiet must not show it,
+// and hull's own summary says what its prune freed: silenced while one lives.
+struct SilentGPrint {
+  GPrintFunc old = g_set_print_handler([](const gchar*) {});
+  ~SilentGPrint() { g_set_print_handler(old); }
+};
+
 // Makes `deps` the sysroot's deployments, in that order (the first boots next).
 void write_deployments(OstreeSysroot* s, const std::vector<OstreeDeployment*>& deps) {
+  SilentGPrint silent;
   GPtrArray* list = g_ptr_array_new();
   for (auto* d : deps) g_ptr_array_add(list, d);
   GErr err;
@@ -265,6 +275,7 @@ std::string cleanup(OstreeSysroot* s) {
   if (OstreeDeployment* st = ostree_sysroot_get_staged_deployment(s)) keep.insert(ostree_deployment_get_csum(st));
   store::PruneResult pr = store::prune(repo, keep);
   GErr err;
+  SilentGPrint silent;
   if (!ostree_sysroot_cleanup(s, nullptr, err.out())) err.raise("cleaning up the sysroot");
   if (pr.objects_removed == 0) return {};
   return fmt::format("Pruned {} objects, freed {}", pr.objects_removed, human_bytes(pr.bytes_freed));
