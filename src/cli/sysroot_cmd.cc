@@ -17,7 +17,7 @@ void say(bool quiet, const std::string& msg) {
   if (!quiet && !msg.empty()) fmt::print("{}\n", msg);
 }
 
-void reboot_now() {
+[[noreturn]] void reboot_now() {
   fmt::print("Rebooting...\n");
   fflush(stdout);
   execlp("systemctl", "systemctl", "reboot", nullptr);
@@ -31,13 +31,14 @@ int cmd_status(Context& ctx, std::vector<std::string> args) {
   HostFlags f;
   f.add(app);
   std::string format;
-  bool json = false, booted_only = false;
+  bool json = false, booted_only = false, verbose = false;
   int format_version = 1;
   app.add_option("--format", format, "humanreadable, yaml or json (default: humanreadable on a terminal, else yaml)")
       ->check(CLI::IsMember({"humanreadable", "yaml", "json"}));
   app.add_option("--format-version", format_version, "schema version (0 and 1 are the same here)");
   app.add_flag("--json", json, "same as --format=json");
   app.add_flag("--booted", booted_only, "only the booted deployment");
+  app.add_flag("-v,--verbose", verbose, "humanreadable: also the stateroot, serial, commit and download-only rows");
   if (int rc = run_cli11(&app, ctx.prog + " status", args); rc >= 0) return rc;
   if (json) format = "json";
   if (format.empty()) format = isatty(1) ? "humanreadable" : "yaml";
@@ -54,7 +55,7 @@ int cmd_status(Context& ctx, std::vector<std::string> args) {
   else if (format == "yaml")
     fmt::print("{}", sysroot::render_yaml(st));
   else
-    fmt::print("{}", sysroot::render_human(st));
+    fmt::print("{}", sysroot::render_human(st, verbose));
   return 0;
 }
 
@@ -63,8 +64,15 @@ int cmd_upgrade(Context& ctx, std::vector<std::string> args) {
   HostFlags f;
   f.add(app);
   sysroot::UpgradeOptions o;
-  app.add_flag("--check", o.check, "only check: fetch manifest and config and say what would change");
-  app.add_flag("--apply", o.apply, "reboot into the update once it is staged");
+  auto* check = app.add_flag("--check", o.check, "only check: fetch manifest and config and say what would change");
+  auto* apply = app.add_flag("--apply", o.apply, "reboot into the update once it is staged (or one staged earlier)");
+  auto* download = app.add_flag("--download-only", o.download_only,
+                                "fetch and stage, but do not apply the update at shutdown (booted host only)");
+  auto* downloaded = app.add_flag("--from-downloaded", o.from_downloaded,
+                                  "fetch nothing: unlock the update --download-only staged, to be applied at the next "
+                                  "shutdown (with --apply: now)");
+  download->excludes(check)->excludes(apply)->excludes(downloaded);
+  downloaded->excludes(check);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "say how each layer was fetched and verified");
   if (int rc = run_cli11(&app, ctx.prog + " upgrade", args); rc >= 0) return rc;

@@ -23,6 +23,7 @@
 #include "sysroot/origin.h"
 #include "sysroot/reach.h"
 #include "sysroot/seed_var.h"
+#include "sysroot/staged_lock.h"
 #include "sysroot/var_notes.h"
 #include "util/error.h"
 #include "util/fd.h"
@@ -220,6 +221,14 @@ BootEntry boot_entry(OstreeRepo* repo, OstreeDeployment* d) {
   return e;
 }
 
+// "IMAGE (VERSION)" of a deployment for messages (the digest without a
+// version, the commit without an image).
+std::string entry_name(OstreeRepo* repo, OstreeDeployment* d) {
+  BootEntry e = boot_entry(repo, d);
+  if (!e.image) return ostree_deployment_get_csum(d);
+  return e.image->image.image + " (" + (e.image->version.empty() ? e.image->image_digest : e.image->version) + ")";
+}
+
 std::string deployment_dir(OstreeSysroot* s, OstreeDeployment* d, const std::string& sysroot) {
   GStr rel(ostree_sysroot_get_deployment_dirpath(s, d));
   return sysroot + "/" + rel.str();
@@ -284,7 +293,7 @@ std::string cleanup(OstreeSysroot* s) {
 // Pulls `name` from `src`, then stages (booted) or deploys (directory) it on
 // top of `from`, carrying kernel arguments over with the kargs.d difference.
 UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* from, const image::ImageName& name,
-                           std::unique_ptr<image::Source> src, bool check, bool enforce) {
+                           std::unique_ptr<image::Source> src, const UpgradeOptions& uo, bool enforce) {
   OstreeRepo* repo = repo_of(s);
   signature::TrustOptions to = ctx.trust;
   to.enforce = enforce;
@@ -292,7 +301,7 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
   store::ImageRecord current = store::read_image(repo, ostree_deployment_get_csum(from));
   UpgradeResult res;
 
-  if (check) {
+  if (uo.check) {
     store::PreviewOptions po;
     po.check = [&](const image::Doc& m) { signature::verify_image(trust, name, m); };
     store::Preview pv = store::preview_image(repo, *src, ctx.platform, po);
@@ -314,6 +323,13 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
   store::PullResult pr = store::pull_image(repo, *src, name, po, *ctx.progress);
   if (pr.image.commit == current.commit) {
     res.message = "No update available.";
+    return res;
+  }
+  // Booted: the same image staged by an earlier run stays as it is.
+  if (OstreeDeployment* st = staged_same_image(s, pr.image.commit, name, enforce)) {
+    res.staged = true;
+    res.message = fmt::format("Already {} {}", uo.download_only ? "downloaded (locked, not applied at shutdown):"
+                                                                : "queued for next boot:", entry_name(repo, st));
     return res;
   }
   // Kernel arguments: the local ones kept, the images' kargs.d difference applied.
@@ -350,7 +366,9 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
   if (ctx.verbose)
     for (auto& c : pr.checks) checks += "\n  Verified " + c;
   std::string note = var_note(var_entries);
-  res.message = fmt::format("{} {} ({})\n  {}{}{}{}", res.staged ? "Queued for next boot:" : "Deployed:", name.str(),
+  const char* verb = !res.staged ? "Deployed:" : uo.download_only ? "Downloaded (locked, not applied at shutdown):"
+                                                                   : "Queued for next boot:";
+  res.message = fmt::format("{} {} ({})\n  {}{}{}{}", verb, name.str(),
                             pr.image.version.empty() ? pr.image.manifest_digest.short_str() : pr.image.version,
                             store::describe_pull(pr), checks, pruned.empty() ? "" : "\n  " + pruned,
                             note.empty() ? "" : "\n  " + note);
@@ -457,7 +475,10 @@ HostStatus status(Context& ctx) {
   OstreeDeployment* booted = ostree_sysroot_get_booted_deployment(s.get());
   st.offline = booted == nullptr;
   auto deps = deployments_of(s.get());
-  if (OstreeDeployment* staged = ostree_sysroot_get_staged_deployment(s.get())) st.staged = boot_entry(repo, staged);
+  if (OstreeDeployment* staged = ostree_sysroot_get_staged_deployment(s.get())) {
+    st.staged = boot_entry(repo, staged);
+    st.staged->download_only = staged_locked();
+  }
   if (deps.empty()) return st;
   OstreeDeployment* shown = booted ? booted : deps[0];
   st.booted = boot_entry(repo, shown);
@@ -474,16 +495,47 @@ HostStatus status(Context& ctx) {
   return st;
 }
 
+// Booted: the staged deployment after an upgrade or switch, locked
+// (--download-only) or unlocked, in `res`.
+void finish_staging(OstreeSysroot* s, UpgradeResult& res, DownloadLock* download) {
+  if (!ostree_sysroot_get_booted_deployment(s)) return;
+  OstreeDeployment* staged = settle_staged(s, download);
+  res.staged = staged && !download;
+  if (res.staged) res.staged_image = entry_name(repo_of(s), staged);
+}
+
 UpgradeResult upgrade(Context& ctx, const UpgradeOptions& opts) {
   SysrootRef s = load_sysroot(ctx.sysroot);
+  require_booted_for_download(s.get(), opts, ctx.sysroot);
   lock(s.get());
+  UpgradeResult res;
+  if (opts.from_downloaded) {
+    bool was_locked = false;
+    res.staged_image = entry_name(repo_of(s.get()), unlock_downloaded(s.get(), ctx.prog, &was_locked));
+    res.staged = true;
+    res.message = fmt::format("{}: {}; it is finalized at the next shutdown",
+                              was_locked ? "Unlocked the staged deployment" : "Staged, and not locked", res.staged_image);
+    return res;
+  }
   OstreeDeployment* from = current_deployment(s.get());
   bool enforce = false;
   image::ImageName name = origin_image(from, &enforce);
   auto src = reach_origin(ctx, s.get(), name);
-  return with_context(fmt::format("upgrading from {}", name.str()), [&] {
-    return deploy_image(ctx, s.get(), from, name, std::move(src), opts.check, enforce || ctx.trust.enforce);
+  std::optional<DownloadLock> download_lock;  // taken before anything is staged
+  if (opts.download_only && !opts.check) download_lock.emplace();
+  res = with_context(fmt::format("upgrading from {}", name.str()), [&] {
+    return deploy_image(ctx, s.get(), from, name, std::move(src), opts, enforce || ctx.trust.enforce);
   });
+  if (!opts.check) finish_staging(s.get(), res, download_lock ? &*download_lock : nullptr);
+  return res;
+}
+
+std::string deployment_file(Context& ctx, const std::string& rel) {
+  SysrootRef s = load_sysroot(ctx.sysroot);
+  if (ostree_sysroot_get_booted_deployment(s.get())) return "/" + rel;
+  std::string dir = deployment_dir(s.get(), current_deployment(s.get()), ctx.sysroot);
+  std::string resolved = resolve_in_root(dir, rel);
+  return resolved.empty() ? dir + "/" + rel : resolved;
 }
 
 UpgradeResult switch_image(Context& ctx, const image::ImageName& target) {
@@ -492,9 +544,12 @@ UpgradeResult switch_image(Context& ctx, const image::ImageName& target) {
   OstreeDeployment* from = current_deployment(s.get());
   bool enforce = false;
   origin_container_image(origin_of(from), &enforce);
-  return with_context(fmt::format("switching to {}", target.str()),
-                      [&] { return deploy_image(ctx, s.get(), from, target, image::open_source(target, ctx.registry),
-                                                false, enforce || ctx.trust.enforce); });
+  UpgradeResult res = with_context(fmt::format("switching to {}", target.str()), [&] {
+    return deploy_image(ctx, s.get(), from, target, image::open_source(target, ctx.registry), UpgradeOptions{},
+                        enforce || ctx.trust.enforce);
+  });
+  if (res.changed || res.staged) finish_staging(s.get(), res, nullptr);  // else a staged deployment stays as it is
+  return res;
 }
 
 std::string rollback(Context& ctx) {
@@ -504,11 +559,7 @@ std::string rollback(Context& ctx) {
   if (deps.size() < 2) fail("no rollback deployment: there is only one deployment");
   std::swap(deps[0], deps[1]);
   write_deployments(s.get(), deps);
-  OstreeRepo* repo = repo_of(s.get());
-  BootEntry next = boot_entry(repo, deps[0]);
-  std::string what = next.image ? next.image->image.image + " (" + (next.image->version.empty() ? next.image->image_digest : next.image->version) + ")"
-                                : std::string(ostree_deployment_get_csum(deps[0]));
-  return "Next boot: " + what;
+  return "Next boot: " + entry_name(repo_of(s.get()), deps[0]);
 }
 
 }  // namespace hull::sysroot
