@@ -7,6 +7,7 @@
 #   - hull-fetch-apply-updates.{timer,service}, their bootc-* aliases and
 #     timers.target (which pulls the timer in through the link in
 #     timers.target.wants/) verify without a single warning;
+#   - systemctl sees the aliases, and `mask` masks the timer;
 #   - the drop-in README.md shows for a shorter timer verifies cleanly, in
 #     the hull- and in the bootc- name's .d directory;
 #   - and, so that none of this passes vacuously, verify does complain here
@@ -57,6 +58,14 @@ clean "$S/bootc-fetch-apply-updates.timer" "$S/bootc-fetch-apply-updates.service
 clean "$S/timers.target"
 [ "$(systemctl --root="$R" is-enabled bootc-fetch-apply-updates.timer)" = alias ] ||
   die "systemctl does not see bootc-fetch-apply-updates.timer as an alias"
+# As README.md says: is-enabled says "disabled" (the enabling link is in
+# /usr, not /etc), and mask is what turns the timer off.
+[ "$(systemctl --root="$R" is-enabled hull-fetch-apply-updates.timer || true)" = disabled ] ||
+  die "is-enabled no longer says disabled: README.md's note is out of date"
+systemctl --root="$R" mask hull-fetch-apply-updates.timer 2>/dev/null
+[ "$(systemctl --root="$R" is-enabled hull-fetch-apply-updates.timer || true)" = masked ] || die "mask did not mask the timer"
+[ "$(readlink "$R/etc/systemd/system/hull-fetch-apply-updates.timer")" = /dev/null ] || die "mask wrote no link to /dev/null"
+rm "$R/etc/systemd/system/hull-fetch-apply-updates.timer"
 
 # The drop-in of README.md ("Automatic updates"), under either name.
 for name in hull bootc; do

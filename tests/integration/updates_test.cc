@@ -164,6 +164,7 @@ TEST(Updates, AutoFollowsTheModeOfTheDeploymentsPolicy) {
   EXPECT_EQ(booted_digest(hull, s), d1);
 
   // A bad policy: one line naming the file, the key and the value; nothing fetched or deployed.
+  std::string refs = run_ok({"ostree", "refs", "--repo", s.path() + "/ostree/repo"});
   std::string file = write_policy(dep1, "mode = \"sometimes\"\n");
   auto bad = hull({"upgrade", "--auto", "--quiet", "--sysroot", s.path()});
   EXPECT_EQ(bad.exit_code, 1);
@@ -176,6 +177,7 @@ TEST(Updates, AutoFollowsTheModeOfTheDeploymentsPolicy) {
   EXPECT_NE(bad.err.find(file + ": reboot.hours = \"22:00-26:00\": \"26:00\" is not an end time"), std::string::npos)
       << bad.err;
   EXPECT_EQ(booted_digest(hull, s), d1);
+  EXPECT_EQ(run_ok({"ostree", "refs", "--repo", s.path() + "/ostree/repo"}), refs);  // nothing fetched
 
   // --updates-config: that file, not the deployment's (which is still bad).
   TempDir cfg("hull-updates-cfg");
