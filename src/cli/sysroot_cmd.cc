@@ -1,6 +1,8 @@
 // bootc's host commands: status, upgrade, switch, rollback, install.
 #include <unistd.h>
 
+#include <ctime>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -8,6 +10,7 @@
 #include "cli/flags.h"
 #include "install/to_disk.h"
 #include "sysroot/sysroot.h"
+#include "sysroot/updates.h"
 #include "util/error.h"
 
 namespace hull::cli {
@@ -17,11 +20,37 @@ void say(bool quiet, const std::string& msg) {
   if (!quiet && !msg.empty()) fmt::print("{}\n", msg);
 }
 
-void reboot_now() {
-  fmt::print("Rebooting...\n");
+[[noreturn]] void reboot_now(bool quiet = false) {
+  say(quiet, "Rebooting...");
   fflush(stdout);
   execlp("systemctl", "systemctl", "reboot", nullptr);
   fail_errno("running systemctl reboot");
+}
+
+// upgrade --auto, what hull-fetch-apply-updates.service runs: the policy of
+// /etc/hull/updates.toml (or `policy_file`), then check, stage, or stage and
+// reboot inside the reboot window. --quiet: nothing but errors.
+int upgrade_auto(sysroot::Context& c, std::string policy_file, bool quiet) {
+  if (policy_file.empty()) policy_file = sysroot::deployment_file(c, "etc/hull/updates.toml");
+  sysroot::UpdatePolicy policy = sysroot::load_update_policy(policy_file);
+  sysroot::UpgradeOptions o;
+  o.check = policy.mode == sysroot::UpdateMode::kCheck;
+  sysroot::UpgradeResult r = sysroot::upgrade(c, o);
+  say(quiet, r.message);
+  std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  switch (sysroot::decide_auto_reboot(policy, r.staged, local)) {
+    case sysroot::AutoAction::kReboot:
+      reboot_now(quiet);
+    case sysroot::AutoAction::kWait:
+      say(quiet, fmt::format("Staged {}; the reboot window is {}", r.staged_image,
+                             sysroot::describe_reboot_window(policy.reboot)));
+      break;
+    case sysroot::AutoAction::kNone:
+      break;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -31,13 +60,14 @@ int cmd_status(Context& ctx, std::vector<std::string> args) {
   HostFlags f;
   f.add(app);
   std::string format;
-  bool json = false, booted_only = false;
+  bool json = false, booted_only = false, verbose = false;
   int format_version = 1;
   app.add_option("--format", format, "humanreadable, yaml or json (default: humanreadable on a terminal, else yaml)")
       ->check(CLI::IsMember({"humanreadable", "yaml", "json"}));
   app.add_option("--format-version", format_version, "schema version (0 and 1 are the same here)");
   app.add_flag("--json", json, "same as --format=json");
   app.add_flag("--booted", booted_only, "only the booted deployment");
+  app.add_flag("-v,--verbose", verbose, "humanreadable: also the stateroot, serial, commit and download-only rows");
   if (int rc = run_cli11(&app, ctx.prog + " status", args); rc >= 0) return rc;
   if (json) format = "json";
   if (format.empty()) format = isatty(1) ? "humanreadable" : "yaml";
@@ -54,7 +84,7 @@ int cmd_status(Context& ctx, std::vector<std::string> args) {
   else if (format == "yaml")
     fmt::print("{}", sysroot::render_yaml(st));
   else
-    fmt::print("{}", sysroot::render_human(st));
+    fmt::print("{}", sysroot::render_human(st, verbose));
   return 0;
 }
 
@@ -63,8 +93,22 @@ int cmd_upgrade(Context& ctx, std::vector<std::string> args) {
   HostFlags f;
   f.add(app);
   sysroot::UpgradeOptions o;
-  app.add_flag("--check", o.check, "only check: fetch manifest and config and say what would change");
-  app.add_flag("--apply", o.apply, "reboot into the update once it is staged");
+  auto* check = app.add_flag("--check", o.check, "only check: fetch manifest and config and say what would change");
+  auto* apply = app.add_flag("--apply", o.apply, "reboot into the update once it is staged (or one staged earlier)");
+  auto* download = app.add_flag("--download-only", o.download_only,
+                                "fetch and stage, but do not apply the update at shutdown (booted host only)");
+  auto* downloaded = app.add_flag("--from-downloaded", o.from_downloaded,
+                                  "fetch nothing: unlock the update --download-only staged, to be applied at the next "
+                                  "shutdown (with --apply: now)");
+  bool autom = false;
+  std::string policy_file;
+  auto* au = app.add_flag("--auto", autom,
+                          "what hull-fetch-apply-updates.timer runs: check, stage, or stage and reboot inside the "
+                          "reboot window, as /etc/hull/updates.toml says");
+  app.add_option("--updates-config", policy_file, "with --auto: read this policy file instead")->needs(au);
+  download->excludes(check)->excludes(apply)->excludes(downloaded);
+  downloaded->excludes(check);
+  au->excludes(check)->excludes(apply)->excludes(download)->excludes(downloaded);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "say how each layer was fetched and verified");
   if (int rc = run_cli11(&app, ctx.prog + " upgrade", args); rc >= 0) return rc;
@@ -72,6 +116,7 @@ int cmd_upgrade(Context& ctx, std::vector<std::string> args) {
   sysroot::Context c = f.context(progress);
   c.verbose = verbose;
   c.prog = ctx.prog;
+  if (autom) return upgrade_auto(c, policy_file, f.quiet);
   sysroot::UpgradeResult r = sysroot::upgrade(c, o);
   say(f.quiet && !o.check, r.message);
   if (o.apply && r.staged) reboot_now();

@@ -120,6 +120,7 @@ void switch_boot(OstreeSysroot* s, const std::string& sysroot, const std::vector
   bool counting = counting_supported(boot);
   int before = counting ? current_bootversion(boot) : -1;
   if (counting) prepare_next(boot, next);
+  SilentGPrint silent;
   GPtrArray* list = g_ptr_array_new();
   for (auto* d : deps) g_ptr_array_add(list, d);
   GErr err;

@@ -23,6 +23,15 @@ namespace hull::sysroot {
 using SysrootRef = GRef<OstreeSysroot>;
 using DeploymentRef = GRef<OstreeDeployment>;
 
+// libostree g_print()s "Freed objects: SIZE" to stdout when it prunes
+// (ostree_sysroot_cleanup, and ostree_sysroot_write_deployments, which cleans
+// up too; its own "TODO remove printf in library"). --quiet must not show it,
+// and hull's own summary says what its prune freed: silenced while one lives.
+struct SilentGPrint {
+  GPrintFunc old = g_set_print_handler([](const gchar*) {});
+  ~SilentGPrint() { g_set_print_handler(old); }
+};
+
 SysrootRef load_sysroot(const std::string& path);
 void lock(OstreeSysroot* s);
 

@@ -23,6 +23,8 @@
 #include "sysroot/kargs.h"
 #include "sysroot/origin.h"
 #include "sysroot/reach.h"
+#include "sysroot/seed_var.h"
+#include "sysroot/staged_lock.h"
 #include "sysroot/var_notes.h"
 #include "util/error.h"
 #include "util/fd.h"
@@ -104,82 +106,6 @@ struct Argv {
   char** get() { return ptrs.data(); }
 };
 
-// Copies the tree `src` (a directory of a commit) into `dst`, keeping
-// owners and modes, never overwriting what is there, never following links.
-void copy_new_entries(GFile* src, const std::string& dst) {
-  GErr err;
-  GRef<GFileEnumerator> en(g_file_enumerate_children(src, "standard::*,unix::*", G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
-                                                     nullptr, err.out()));
-  if (!en) err.raise(fmt::format("reading {}", dst));
-  for (;;) {
-    GFileInfo* raw = g_file_enumerator_next_file(en.get(), nullptr, err.out());
-    if (!raw) {
-      if (err.get()) err.raise(fmt::format("reading {}", dst));
-      break;
-    }
-    GRef<GFileInfo> info(raw);
-    std::string name = g_file_info_get_name(raw);
-    std::string out = dst + "/" + name;
-    GRef<GFile> child(g_file_get_child(src, name.c_str()));
-    uid_t uid = g_file_info_get_attribute_uint32(raw, "unix::uid");
-    gid_t gid = g_file_info_get_attribute_uint32(raw, "unix::gid");
-    mode_t mode = g_file_info_get_attribute_uint32(raw, "unix::mode") & 07777;
-    struct stat st;
-    bool exists = ::lstat(out.c_str(), &st) == 0;
-    switch (g_file_info_get_file_type(raw)) {
-      case G_FILE_TYPE_DIRECTORY:
-        if (!exists) {
-          if (::mkdir(out.c_str(), mode) != 0) fail_errno(fmt::format("creating {}", out));
-          if (::lchown(out.c_str(), uid, gid) != 0 || ::chmod(out.c_str(), mode) != 0)
-            fail_errno(fmt::format("setting the owner of {}", out));
-        } else if (!S_ISDIR(st.st_mode)) {
-          break;  // the machine has something else there: it wins
-        }
-        copy_new_entries(child.get(), out);
-        break;
-      case G_FILE_TYPE_SYMBOLIC_LINK:
-        if (exists) break;
-        if (::symlink(g_file_info_get_symlink_target(raw), out.c_str()) != 0 || ::lchown(out.c_str(), uid, gid) != 0)
-          fail_errno(fmt::format("creating {}", out));
-        break;
-      case G_FILE_TYPE_REGULAR: {
-        if (exists) break;
-        GRef<GFileInputStream> in(g_file_read(child.get(), nullptr, err.out()));
-        if (!in) err.raise(fmt::format("reading {} from the image", out));
-        UniqueFd fd = open_file(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
-        char buf[65536];
-        for (;;) {
-          gssize n = g_input_stream_read(G_INPUT_STREAM(in.get()), buf, sizeof buf, nullptr, err.out());
-          if (n < 0) err.raise(fmt::format("reading {} from the image", out));
-          if (n == 0) break;
-          write_all(fd.get(), std::string_view(buf, static_cast<size_t>(n)), out);
-        }
-        if (::fchown(fd.get(), uid, gid) != 0 || ::fchmod(fd.get(), mode) != 0)
-          fail_errno(fmt::format("setting the owner of {}", out));
-        fd.close(out);
-        break;
-      }
-      default:
-        break;
-    }
-  }
-}
-
-// Seeds the stateroot's /var from the image's /var at install: copies (a
-// change in /var must never alter the repository's objects, so no hard
-// links) what is not there yet. Upgrades never do this: /var is the
-// machine's.
-void seed_var(OstreeRepo* repo, const std::string& commit, const std::string& root, const std::string& stateroot) {
-  GRef<GFile> croot;
-  GErr err;
-  if (!ostree_repo_read_commit(repo, commit.c_str(), croot.out(), nullptr, nullptr, err.out()))
-    err.raise("reading the image commit");
-  GRef<GFile> cvar(g_file_resolve_relative_path(croot.get(), "var"));
-  if (!g_file_query_exists(cvar.get(), nullptr)) return;
-  with_context("copying the image's /var into the stateroot",
-               [&] { copy_new_entries(cvar.get(), root + "/ostree/deploy/" + stateroot + "/var"); });
-}
-
 // bootc's --root-ssh-authorized-keys: a tmpfiles.d entry in the
 // deployment's /etc that writes root's authorized_keys at boot (root's
 // home is in /var, which does not exist until then).
@@ -230,6 +156,7 @@ std::string cleanup(OstreeSysroot* s) {
   if (OstreeDeployment* st = ostree_sysroot_get_staged_deployment(s)) keep.insert(ostree_deployment_get_csum(st));
   store::PruneResult pr = store::prune(repo, keep);
   GErr err;
+  SilentGPrint silent;
   if (!ostree_sysroot_cleanup(s, nullptr, err.out())) err.raise("cleaning up the sysroot");
   if (pr.objects_removed == 0) return {};
   return fmt::format("Pruned {} objects, freed {}", pr.objects_removed, human_bytes(pr.bytes_freed));
@@ -238,7 +165,8 @@ std::string cleanup(OstreeSysroot* s) {
 // Pulls `name` from `src`, then stages (booted) or deploys (directory) it on
 // top of `from`, carrying kernel arguments over with the kargs.d difference.
 UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* from, const image::ImageName& name,
-                           std::unique_ptr<image::Source> src, bool check, bool enforce, bool retry_failed) {
+                           std::unique_ptr<image::Source> src, const UpgradeOptions& uo, bool enforce,
+                           bool retry_failed) {
   OstreeRepo* repo = repo_of(s);
   signature::TrustOptions to = ctx.trust;
   to.enforce = enforce;
@@ -246,7 +174,7 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
   store::ImageRecord current = store::read_image(repo, ostree_deployment_get_csum(from));
   UpgradeResult res;
 
-  if (check) {
+  if (uo.check) {
     store::PreviewOptions po;
     po.check = [&](const image::Doc& m) { signature::verify_image(trust, name, m); };
     store::Preview pv = store::preview_image(repo, *src, ctx.platform, po);
@@ -277,6 +205,13 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
                               "push a newer image, or '{} switch' to it to try it again",
                               name.str(), failed->image->version.empty() ? failed->image->image_digest : failed->image->version,
                               failed->failed_at, ctx.prog);
+    return res;
+  }
+  // Booted: the same image staged by an earlier run stays as it is.
+  if (OstreeDeployment* st = staged_same_image(s, pr.image.commit, name, enforce)) {
+    res.staged = true;
+    res.message = fmt::format("Already {} {}", uo.download_only ? "downloaded (locked, not applied at shutdown):"
+                                                                : "queued for next boot:", describe_deployment(repo, st));
     return res;
   }
   // Kernel arguments: the local ones kept, the images' kargs.d difference applied.
@@ -316,7 +251,9 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
   if (ctx.verbose)
     for (auto& c : pr.checks) checks += "\n  Verified " + c;
   std::string note = var_note(var_entries);
-  res.message = fmt::format("{} {} ({})\n  {}{}{}{}", res.staged ? "Queued for next boot:" : "Deployed:", name.str(),
+  const char* verb = !res.staged ? "Deployed:" : uo.download_only ? "Downloaded (locked, not applied at shutdown):"
+                                                                   : "Queued for next boot:";
+  res.message = fmt::format("{} {} ({})\n  {}{}{}{}", verb, name.str(),
                             pr.image.version.empty() ? pr.image.manifest_digest.short_str() : pr.image.version,
                             store::describe_pull(pr), checks, pruned.empty() ? "" : "\n  " + pruned,
                             note.empty() ? "" : "\n  " + note);
@@ -429,7 +366,10 @@ HostStatus status(Context& ctx) {
   OstreeDeployment* booted = ostree_sysroot_get_booted_deployment(s.get());
   st.offline = booted == nullptr;
   auto deps = deployments_of(s.get());
-  if (OstreeDeployment* staged = ostree_sysroot_get_staged_deployment(s.get())) st.staged = boot_entry(repo, staged);
+  if (OstreeDeployment* staged = ostree_sysroot_get_staged_deployment(s.get())) {
+    st.staged = boot_entry(repo, staged);
+    st.staged->download_only = staged_locked();
+  }
   if (deps.empty()) return st;
   OstreeDeployment* shown = booted ? booted : deps[0];
   st.booted = boot_entry(repo, shown);
@@ -448,16 +388,47 @@ HostStatus status(Context& ctx) {
   return st;
 }
 
+// Booted: the staged deployment after an upgrade or switch, locked
+// (--download-only) or unlocked, in `res`.
+void finish_staging(OstreeSysroot* s, UpgradeResult& res, DownloadLock* download) {
+  if (!ostree_sysroot_get_booted_deployment(s)) return;
+  OstreeDeployment* staged = settle_staged(s, download);
+  res.staged = staged && !download;
+  if (res.staged) res.staged_image = describe_deployment(repo_of(s), staged);
+}
+
 UpgradeResult upgrade(Context& ctx, const UpgradeOptions& opts) {
   SysrootRef s = load_sysroot(ctx.sysroot);
+  require_booted_for_download(s.get(), opts, ctx.sysroot);
   lock(s.get());
+  UpgradeResult res;
+  if (opts.from_downloaded) {
+    bool was_locked = false;
+    res.staged_image = describe_deployment(repo_of(s.get()), unlock_downloaded(s.get(), ctx.prog, &was_locked));
+    res.staged = true;
+    res.message = fmt::format("{}: {}; it is finalized at the next shutdown",
+                              was_locked ? "Unlocked the staged deployment" : "Staged, and not locked", res.staged_image);
+    return res;
+  }
   OstreeDeployment* from = current_deployment(s.get());
   bool enforce = false;
   image::ImageName name = origin_image(from, &enforce);
   auto src = reach_origin(ctx, s.get(), name);
-  return with_context(fmt::format("upgrading from {}", name.str()), [&] {
-    return deploy_image(ctx, s.get(), from, name, std::move(src), opts.check, enforce || ctx.trust.enforce, false);
+  std::optional<DownloadLock> download_lock;  // taken before anything is staged
+  if (opts.download_only && !opts.check) download_lock.emplace();
+  res = with_context(fmt::format("upgrading from {}", name.str()), [&] {
+    return deploy_image(ctx, s.get(), from, name, std::move(src), opts, enforce || ctx.trust.enforce, false);
   });
+  if (!opts.check) finish_staging(s.get(), res, download_lock ? &*download_lock : nullptr);
+  return res;
+}
+
+std::string deployment_file(Context& ctx, const std::string& rel) {
+  SysrootRef s = load_sysroot(ctx.sysroot);
+  if (ostree_sysroot_get_booted_deployment(s.get())) return "/" + rel;
+  std::string dir = deployment_dir(s.get(), current_deployment(s.get()), ctx.sysroot);
+  std::string resolved = resolve_in_root(dir, rel);
+  return resolved.empty() ? dir + "/" + rel : resolved;
 }
 
 UpgradeResult switch_image(Context& ctx, const image::ImageName& target) {
@@ -466,9 +437,12 @@ UpgradeResult switch_image(Context& ctx, const image::ImageName& target) {
   OstreeDeployment* from = current_deployment(s.get());
   bool enforce = false;
   origin_container_image(origin_of(from), &enforce);
-  return with_context(fmt::format("switching to {}", target.str()),
-                      [&] { return deploy_image(ctx, s.get(), from, target, image::open_source(target, ctx.registry),
-                                                false, enforce || ctx.trust.enforce, true); });
+  UpgradeResult res = with_context(fmt::format("switching to {}", target.str()), [&] {
+    return deploy_image(ctx, s.get(), from, target, image::open_source(target, ctx.registry), UpgradeOptions{},
+                        enforce || ctx.trust.enforce, true);
+  });
+  if (res.changed || res.staged) finish_staging(s.get(), res, nullptr);  // else a staged deployment stays as it is
+  return res;
 }
 
 std::string rollback(Context& ctx) {
@@ -479,10 +453,7 @@ std::string rollback(Context& ctx) {
   std::swap(deps[0], deps[1]);
   OstreeRepo* repo = repo_of(s.get());
   switch_boot(s.get(), ctx.sysroot, deps, trial_for(repo, deps, config_etc(s.get(), ctx.sysroot)));
-  BootEntry next = boot_entry(repo, deps[0]);
-  std::string what = next.image ? next.image->image.image + " (" + (next.image->version.empty() ? next.image->image_digest : next.image->version) + ")"
-                                : std::string(ostree_deployment_get_csum(deps[0]));
-  return "Next boot: " + what;
+  return "Next boot: " + describe_deployment(repo, deps[0]);
 }
 
 }  // namespace hull::sysroot

@@ -81,22 +81,47 @@ HostStatus status(Context& ctx);
 
 struct UpgradeOptions {
   bool check = false;  // only report what would change
-  bool apply = false;  // reboot after staging (booted hosts only)
+  bool apply = false;  // reboot after staging (booted hosts only; done by the CLI)
+  // Booted host only: fetch and stage, but the staged deployment is locked
+  // (sysroot/staged_lock.h): not finalized at shutdown until
+  // --from-downloaded or a plain upgrade unlocks it.
+  bool download_only = false;
+  // Booted host only: fetch nothing; unlock the staged deployment so that
+  // it is finalized at the next shutdown.
+  bool from_downloaded = false;
 };
 
 // What upgrade/switch did, for the message printed by the CLI.
 struct UpgradeResult {
-  bool changed = false;          // a new deployment was staged or written
-  bool staged = false;           // booted host: finalized at shutdown
-  std::string message;           // one or a few lines for the user
+  bool changed = false;  // a new deployment was staged or written
+  // Booted host: a deployment is staged and not locked, so it is finalized
+  // at the next shutdown -- staged by this run or left by an earlier one.
+  bool staged = false;
+  std::string staged_image;  // then: "IMAGE (VERSION)" of that deployment
+  std::string message;       // one or a few lines for the user
 };
 
 // Looks up the image the default deployment follows; fetches only what is
 // missing and stages (booted) or deploys (directory) it. "No update
-// available" if the digest is unchanged. An origin that cannot be reached
-// is one error line: "cannot reach IMAGE (the origin of the booted
-// deployment): why; use 'hull switch IMAGE' to follow another image".
+// available" if the digest is unchanged; a booted host whose staged
+// deployment is already that image keeps it ("Already queued"). An origin
+// that cannot be reached is one error line: "cannot reach IMAGE (the origin
+// of the booted deployment): why; use 'hull switch IMAGE' to follow another
+// image".
+//
+// On a booted host, as bootc: an upgrade that stages (not --check, not
+// --download-only) unlocks a staged deployment that --download-only locked;
+// --download-only locks it, the one it stages or the one already there.
+// --download-only and --from-downloaded are refused on a directory sysroot
+// in one line (nothing is staged or finalized there); --from-downloaded
+// without a staged deployment is one error line.
 UpgradeResult upgrade(Context& ctx, const UpgradeOptions& opts);
+
+// The path of the file `rel` ("etc/hull/updates.toml") in the deployment an
+// upgrade starts from: "/REL" on a booted host; in a sysroot directory, REL
+// inside the default deployment's checkout, links resolved inside it (the
+// unresolved path if the file does not exist).
+std::string deployment_file(Context& ctx, const std::string& rel);
 
 // Like upgrade, but to another image; the origin follows it afterwards.
 UpgradeResult switch_image(Context& ctx, const image::ImageName& target);
