@@ -7,6 +7,9 @@
 # from fstab, no failed units, and that a second install without --wipe is
 # refused. multi-user.target is reported, not required (see boot()).
 #
+# Not run by CTest (the journey, tests/e2e/journey_test.cc, checks the same on
+# its own install and boots, and CI time is shared): a smoke test to run by hand.
+#
 # Usage: to_disk_boot_test.sh HULL_BINARY
 # Image: $HULL_E2E_IMAGE (any --source-imgref, e.g. oci:/path:12), else
 # localhost/hull-debian:12 from buildah's storage, pushed to an OCI layout
