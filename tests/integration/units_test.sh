@@ -8,6 +8,11 @@
 #     timers.target (which pulls the timer in through the link in
 #     timers.target.wants/) verify without a single warning;
 #   - systemctl sees the aliases, and `mask` masks the timer;
+#   - boot counting: hull-health-check.service (linked into
+#     boot-complete.target.requires/), hull-boot-assess.service (pulled by
+#     multi-user.target) and the drop-in that arms a staged deployment in
+#     ostree-finalize-staged.service (Debian's, unpacked from ostree-boot)
+#     verify cleanly, and the drop-in arms before it finalizes;
 #   - the drop-in README.md shows for a shorter timer verifies cleanly, in
 #     the hull- and in the bootc- name's .d directory;
 #   - and, so that none of this passes vacuously, verify does complain here
@@ -66,6 +71,34 @@ systemctl --root="$R" mask hull-fetch-apply-updates.timer 2>/dev/null
 [ "$(systemctl --root="$R" is-enabled hull-fetch-apply-updates.timer || true)" = masked ] || die "mask did not mask the timer"
 [ "$(readlink "$R/etc/systemd/system/hull-fetch-apply-updates.timer")" = /dev/null ] || die "mask wrote no link to /dev/null"
 rm "$R/etc/systemd/system/hull-fetch-apply-updates.timer"
+
+# Boot counting: the health checks are part of boot-complete.target (a link
+# in boot-complete.target.requires/), the assessment runs after it and is
+# pulled in by multi-user.target, and the drop-in of ostree-finalize-staged
+# arms a staged deployment before libostree finalizes it. Checked against
+# ostree-finalize-staged.service from Debian's ostree-boot package (what the
+# image has), unpacked here, not installed.
+[ "$(readlink "$S/boot-complete.target.requires/hull-health-check.service")" = ../hull-health-check.service ] ||
+  die "boot-complete.target.requires/hull-health-check.service is not a link to the unit"
+[ "$(readlink "$S/multi-user.target.wants/hull-boot-assess.service")" = ../hull-boot-assess.service ] ||
+  die "multi-user.target.wants/hull-boot-assess.service is not a link to the unit"
+clean "$S/hull-health-check.service" "$S/hull-boot-assess.service"
+if (cd "$W" && apt-get download ostree-boot >/dev/null 2>&1) && dpkg-deb -x "$W"/ostree-boot_*.deb "$W/ob"; then
+  for u in "$W"/ob/{usr/,}lib/systemd/system/ostree-finalize-staged*.service; do [ -e "$u" ] && cp "$u" "$S/"; done
+fi
+if [ -e "$S/ostree-finalize-staged.service" ]; then
+  mkdir -p "$R/usr/bin" && cp "$(command -v ostree)" "$R/usr/bin/ostree"
+  clean "$S/ostree-finalize-staged.service"
+  # the drop-in replaces the unit's one ExecStop= by hull's arming, then the same command
+  [ "$(grep '^ExecStop=' "$S/ostree-finalize-staged.service")" = "ExecStop=/usr/bin/ostree admin finalize-staged" ] ||
+    die "ostree-finalize-staged.service's ExecStop= is not the one the drop-in repeats"
+  stops=$(grep '^ExecStop=' "$S/ostree-finalize-staged.service.d/10-hull-boot-counting.conf" | tr '\n' '|')
+  [ "$stops" = "ExecStop=|ExecStop=/usr/bin/hull internals arm-staged|ExecStop=/usr/bin/ostree admin finalize-staged|" ] ||
+    die "the drop-in does not arm before it finalizes: $stops"
+  log "ostree-finalize-staged.service arms, then finalizes"
+else
+  log "SKIP (ostree-boot could not be downloaded): the drop-in is checked by the e2e journey only"
+fi
 
 # The drop-in of README.md ("Automatic updates"), under either name.
 for name in hull bootc; do
