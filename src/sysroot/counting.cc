@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sysroot/deployments.h"
+#include "sysroot/staged_lock.h"
 #include "sysroot/sysroot.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -14,7 +15,6 @@ namespace {
 
 constexpr const char* kTrialBoots = "lib/hull/trial-boots.json";
 constexpr const char* kFailedUpdate = "lib/hull/failed-update.json";
-constexpr const char* kStagedLocked = "/run/ostree/staged-deployment-locked";
 
 std::string cmdline_of(const Context& ctx) {
   if (!ctx.kernel_cmdline.empty()) return ctx.kernel_cmdline;
@@ -143,7 +143,7 @@ FailedUpdate fall_back(Context& ctx) {
 std::string arm_staged(Context& ctx) {
   SysrootRef s = load_sysroot(ctx.sysroot);
   OstreeDeployment* staged = ostree_sysroot_get_staged_deployment(s.get());
-  if (!staged || path_exists(kStagedLocked) || !counting_supported(boot_dir(ctx))) return "";
+  if (!staged || staged_locked() || !counting_supported(boot_dir(ctx))) return "";
   OstreeDeployment* booted = ostree_sysroot_get_booted_deployment(s.get());
   // What finalization writes: the staged deployment first, the booted one
   // as its rollback.

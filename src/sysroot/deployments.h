@@ -30,6 +30,9 @@ using DeploymentRef = GRef<OstreeDeployment>;
 struct SilentGPrint {
   GPrintFunc old = g_set_print_handler([](const gchar*) {});
   ~SilentGPrint() { g_set_print_handler(old); }
+  SilentGPrint() = default;
+  SilentGPrint(const SilentGPrint&) = delete;
+  SilentGPrint& operator=(const SilentGPrint&) = delete;
 };
 
 SysrootRef load_sysroot(const std::string& path);

@@ -3,10 +3,10 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "sysroot/deployments.h"
 #include "sysroot/origin.h"
 #include "util/error.h"
 #include "util/file.h"
-#include "util/glib.h"
 
 namespace hull::sysroot {
 
@@ -57,11 +57,8 @@ OstreeDeployment* staged_same_image(OstreeSysroot* s, const std::string& commit,
   if (!ostree_sysroot_get_booted_deployment(s)) return nullptr;
   OstreeDeployment* staged = ostree_sysroot_get_staged_deployment(s);
   if (!staged || commit != ostree_deployment_get_csum(staged)) return nullptr;
-  GKeyFile* kf = ostree_deployment_get_origin(staged);
-  if (!kf) return nullptr;
-  GStr text(g_key_file_to_data(kf, nullptr, nullptr));
   bool staged_enforce = false;
-  auto staged_name = origin_container_image(parse_origin(text.str()), &staged_enforce);
+  auto staged_name = origin_container_image(origin_of(staged), &staged_enforce);
   bool same = staged_name && staged_name->str() == name.str() && staged_enforce == enforce;
   return same ? staged : nullptr;
 }

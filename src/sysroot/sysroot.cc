@@ -453,7 +453,10 @@ std::string rollback(Context& ctx) {
   std::swap(deps[0], deps[1]);
   OstreeRepo* repo = repo_of(s.get());
   switch_boot(s.get(), ctx.sysroot, deps, trial_for(repo, deps, config_etc(s.get(), ctx.sysroot)));
-  return "Next boot: " + describe_deployment(repo, deps[0]);
+  BootEntry next = boot_entry(repo, deps[0]);
+  std::string what = next.image ? next.image->image.image + " (" + (next.image->version.empty() ? next.image->image_digest : next.image->version) + ")"
+                                : std::string(ostree_deployment_get_csum(deps[0]));
+  return "Next boot: " + what;
 }
 
 }  // namespace hull::sysroot

@@ -11,16 +11,14 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "integration/sysroot_support.h"
 #include "support/images.h"
 #include "support/process.h"
 #include "support/registry.h"
-#include "support/sysroot_dir.h"
 #include "util/file.h"
 
 namespace hull::test {
 namespace {
-
-namespace fs = std::filesystem;
 
 // hull with a fake systemctl first in PATH; reboots() tells whether it ran.
 class Hull {
@@ -48,19 +46,19 @@ class Hull {
   TempDir bin_{"hull-fake-bin"};
 };
 
-nlohmann::json status(const Hull& hull, const SysrootDir& s) {
+nlohmann::json status_of(const Hull& hull, const Sysroot& s) {
   return nlohmann::json::parse(hull.ok({"status", "--format", "json", "--sysroot", s.path()}));
 }
 
 // The checkout of the default deployment (shown as "booted" offline).
-std::string default_dir(const Hull& hull, const SysrootDir& s) {
-  auto e = status(hull, s)["status"]["booted"];
+std::string default_dir(const Hull& hull, const Sysroot& s) {
+  auto e = status_of(hull, s)["status"]["booted"];
   return s.path() + "/ostree/deploy/" + e["ostree"]["stateroot"].get<std::string>() + "/deploy/" +
          e["ostree"]["checksum"].get<std::string>() + "." + std::to_string(e["ostree"]["deploySerial"].get<int>());
 }
 
-std::string booted_digest(const Hull& hull, const SysrootDir& s) {
-  return status(hull, s)["status"]["booted"]["image"]["imageDigest"];
+std::string booted_digest(const Hull& hull, const Sysroot& s) {
+  return status_of(hull, s)["status"]["booted"]["image"]["imageDigest"];
 }
 
 // Writes the deployment's /etc/hull/updates.toml.
@@ -89,7 +87,8 @@ TEST(Updates, DownloadOnlyAndFromDownloadedNeedABootedHost) {
   TempDir tmp("hull-updates-layout");
   std::string layout = tmp.path() + "/layout";
   b.push(b.build("v1", version("1")), "oci:" + layout + ":os");
-  SysrootDir s;
+  Sysroot s;
+  make_dirs(s.path());
   hull.ok({"install", "to-filesystem", "-q", "--sysroot", s.path(), "--source-imgref", "oci:" + layout + ":os", s.path()});
   std::string d1 = booted_digest(hull, s);
   std::string d2 = b.push(b.build("v2", version("2")), "oci:" + layout + ":os");
@@ -105,7 +104,7 @@ TEST(Updates, DownloadOnlyAndFromDownloadedNeedABootedHost) {
     EXPECT_EQ(r.out, "");
   }
   EXPECT_EQ(booted_digest(hull, s), d1);
-  EXPECT_TRUE(status(hull, s)["status"]["rollback"].is_null());
+  EXPECT_TRUE(status_of(hull, s)["status"]["rollback"].is_null());
   EXPECT_EQ(run_ok({"ostree", "refs", "--repo", s.path() + "/ostree/repo"}), refs);  // nothing fetched
 
   // Flags that make no sense together are usage errors (exit 2).
@@ -136,7 +135,8 @@ TEST(Updates, AutoFollowsTheModeOfTheDeploymentsPolicy) {
   Hull hull;
   LocalRegistry reg;
   TestImageBuilder b;
-  SysrootDir s;
+  Sysroot s;
+  make_dirs(s.path());
   const std::string ref = reg.host() + "/os/auto:latest";
   std::string d1 = b.push(b.build("v1", version("1")), "docker://" + ref);
   hull.ok({"install", "to-filesystem", "-q", "--sysroot", s.path(), "--source-imgref", "docker://" + ref, s.path()});
@@ -191,7 +191,7 @@ TEST(Updates, AutoFollowsTheModeOfTheDeploymentsPolicy) {
   out = hull.ok({"upgrade", "--auto", "--sysroot", s.path()});
   EXPECT_NE(out.find("Deployed: docker://" + ref + " (2)"), std::string::npos) << out;
   EXPECT_EQ(out.find("reboot window"), std::string::npos) << out;
-  auto st = status(hull, s);
+  auto st = status_of(hull, s);
   EXPECT_EQ(st["status"]["booted"]["image"]["imageDigest"], d2);
   EXPECT_EQ(st["status"]["rollback"]["image"]["imageDigest"], d1);
   EXPECT_TRUE(st["status"]["staged"].is_null());
