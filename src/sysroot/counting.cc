@@ -68,6 +68,9 @@ std::string bless(Context& ctx) {
   std::string var = var_dir(s.get(), ctx.sysroot, booted);
   std::error_code ec;
   std::filesystem::remove(var + "/" + kTrialBoots, ec);
+  // The host has moved on to a deployment that works: an older failure is
+  // history (the journal keeps it), no longer a state to show.
+  std::filesystem::remove(var + "/" + kFailedUpdate, ec);
   return fmt::format("{} passed its trial on boot {} of {}", t.what, t.tries - t.left, t.tries);
 }
 

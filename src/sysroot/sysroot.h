@@ -147,8 +147,9 @@ struct BootState {
 
 BootState boot_state(Context& ctx);
 
-// The trial boot reached boot-complete.target: the trial is over. Returns
-// what was blessed ("" on a boot that was not on trial).
+// The trial boot reached boot-complete.target: the trial is over, and the
+// record of an earlier failed update is cleared. Returns what was blessed
+// ("" on a boot that was not on trial).
 std::string bless(Context& ctx);
 
 // The trial boot failed (a required check, a unit of boot-complete.target):

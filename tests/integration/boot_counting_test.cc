@@ -176,6 +176,7 @@ TEST(BootCounting, ArmFailFallBackNotRetryThenBless) {
   EXPECT_NE(as.out.find("blessed: " + ref + " (3) passed its trial on boot 1 of 2"), std::string::npos) << as.out;
   EXPECT_EQ(grubenv(s)["hull_trial"], "0");
   EXPECT_FALSE(status(s)["status"].contains("trial"));
+  EXPECT_FALSE(status(s)["status"].contains("failedUpdate")) << "a good update blessed: the old failure is history";
 
   // A rollback puts the other deployment on trial too; with tries = 0 in
   // boot.toml nothing is armed.
