@@ -169,6 +169,14 @@ std::optional<FailedUpdate> read_failed_update(OstreeSysroot* s, const std::stri
   }
 }
 
+void refuse_unassessed_fallback(OstreeSysroot* s, const Context& ctx) {
+  Trial t = read_current(boot_dir(ctx));
+  if (!t.armed || deployments_of(s).empty()) return;
+  if (deployment_entry(booted_deployment(s, ctx)) == t.entry) return;
+  fail("this boot fell back from the trial of {} and is not assessed yet (hull-boot-assess.service); "
+       "try again once it has run", t.what);
+}
+
 std::optional<TrialStatus> trial_status(OstreeSysroot* s, const std::string& sysroot) {
   Trial t = read_current(sysroot + "/boot");
   if (!t.armed) return std::nullopt;

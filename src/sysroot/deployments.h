@@ -15,6 +15,7 @@
 #include "store/store.h"
 #include "sysroot/origin.h"
 #include "sysroot/status.h"
+#include "sysroot/sysroot.h"
 #include "sysroot/trial.h"
 #include "util/glib.h"
 
@@ -92,5 +93,9 @@ std::string var_dir(OstreeSysroot* s, const std::string& sysroot, OstreeDeployme
 // trial in progress, for status and upgrade.
 std::optional<FailedUpdate> read_failed_update(OstreeSysroot* s, const std::string& sysroot);
 std::optional<TrialStatus> trial_status(OstreeSysroot* s, const std::string& sysroot);
+// Throws on a fallback boot that hull-boot-assess.service has not handled
+// yet (a trial armed, another deployment booted): an update staged now
+// would go out before the failed one is recorded, and could be it again.
+void refuse_unassessed_fallback(OstreeSysroot* s, const Context& ctx);
 
 }  // namespace hull::sysroot

@@ -401,6 +401,7 @@ UpgradeResult upgrade(Context& ctx, const UpgradeOptions& opts) {
   SysrootRef s = load_sysroot(ctx.sysroot);
   require_booted_for_download(s.get(), opts, ctx.sysroot);
   lock(s.get());
+  if (!opts.check) refuse_unassessed_fallback(s.get(), ctx);
   UpgradeResult res;
   if (opts.from_downloaded) {
     bool was_locked = false;
@@ -434,6 +435,7 @@ std::string deployment_file(Context& ctx, const std::string& rel) {
 UpgradeResult switch_image(Context& ctx, const image::ImageName& target) {
   SysrootRef s = load_sysroot(ctx.sysroot);
   lock(s.get());
+  refuse_unassessed_fallback(s.get(), ctx);
   OstreeDeployment* from = current_deployment(s.get());
   bool enforce = false;
   origin_container_image(origin_of(from), &enforce);
