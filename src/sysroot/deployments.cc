@@ -65,14 +65,6 @@ std::string deployment_dir(OstreeSysroot* s, OstreeDeployment* d, const std::str
   return sysroot + "/" + rel.str();
 }
 
-std::string rfc3339(time_t t) {
-  char buf[32];
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 ImageStatus image_status(const store::ImageRecord& r, const image::ImageName& name, bool enforce) {
   ImageStatus st;
   st.image = bootc_image_reference(name, enforce);

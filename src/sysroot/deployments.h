@@ -58,9 +58,6 @@ std::string deployment_entry(OstreeDeployment* d);
 
 std::string deployment_dir(OstreeSysroot* s, OstreeDeployment* d, const std::string& sysroot);
 
-// "2024-08-07T12:00:00Z".
-std::string rfc3339(time_t t);
-
 ImageStatus image_status(const store::ImageRecord& r, const image::ImageName& name, bool enforce);
 BootEntry boot_entry(OstreeRepo* repo, OstreeDeployment* d);
 

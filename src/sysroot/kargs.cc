@@ -1,4 +1,5 @@
 #include "sysroot/kargs.h"
+#include "sysroot/toml_type.h"
 
 #include <toml++/toml.h>
 
@@ -41,18 +42,6 @@ bool contains_karg(const std::vector<std::string>& list, std::string_view k) {
 // Appends `k` unless the same argument is there (bootc's Cmdline::add).
 void add_karg(std::vector<std::string>& list, std::string_view k) {
   if (!contains_karg(list, k)) list.emplace_back(k);
-}
-
-const char* toml_type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    default: return "a date or time";
-  }
 }
 
 std::vector<std::string> string_array(std::string_view name, std::string_view key, const toml::node& n) {

@@ -410,6 +410,14 @@ ImageReference bootc_image_reference(const image::ImageName& name, bool enforce_
   return {name.path + (name.name.empty() ? "" : ":" + name.name), transport, sig};
 }
 
+std::string rfc3339(time_t t) {
+  char buf[32];
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 void derive_spec(HostStatus& st) {
   const std::optional<BootEntry>& from = st.staged ? st.staged : st.booted;
   st.spec_image = from && from->image ? std::optional(from->image->image) : std::nullopt;

@@ -34,6 +34,7 @@
 // no annotations, exactly like bootc's.
 #pragma once
 
+#include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -131,6 +132,9 @@ struct HostStatus {
   std::optional<FailedUpdate> failed_update;  // hull: an update that failed to boot
   friend bool operator==(const HostStatus&, const HostStatus&) = default;
 };
+
+// "2024-08-07T12:00:00Z": a time as status documents and hull's records write it.
+std::string rfc3339(time_t t);
 
 // bootc's {image, transport} for an image name: registry images by their
 // full reference, oci:/oci-archive: by "PATH[:NAME]".

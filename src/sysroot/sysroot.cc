@@ -199,8 +199,8 @@ UpgradeResult deploy_image(Context& ctx, OstreeSysroot* s, OstreeDeployment* fro
     return res;
   }
   // An image that failed its boot trial here is not tried again on its own.
-  if (auto failed = read_failed_update(s, ctx.sysroot);
-      !retry_failed && failed && failed->image && failed->image->image_digest == pr.image.manifest_digest.str()) {
+  if (auto failed = retry_failed ? std::nullopt : read_failed_update(s, ctx.sysroot);
+      failed && failed->image && failed->image->image_digest == pr.image.manifest_digest.str()) {
     res.message = fmt::format("No update available: {} ({}) failed to boot here at {} and is not retried; "
                               "push a newer image, or '{} switch' to it to try it again",
                               name.str(), failed->image->version.empty() ? failed->image->image_digest : failed->image->version,

@@ -13,6 +13,7 @@
 
 #include <toml++/toml.h>
 
+#include "sysroot/status.h"
 #include "util/error.h"
 #include "util/fd.h"
 #include "util/file.h"
@@ -57,14 +58,6 @@ void make_visible_to_grub(const std::string& boot_dir) {
   if (::ioctl(dir.get(), FITHAW, 0) != 0) fail_errno("thawing " + boot_dir);
 }
 
-std::string rfc3339_now() {
-  char buf[32];
-  time_t t = time(nullptr);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 }  // namespace
 
@@ -109,7 +102,7 @@ Trial arm(const std::string& entry, int tries, const std::string& what) {
   t.armed = true;
   t.tries = t.left = tries;
   t.entry = entry;
-  t.armed_at = rfc3339_now();
+  t.armed_at = rfc3339(time(nullptr));
   t.what = what;
   return t;
 }

@@ -1,4 +1,5 @@
 #include "sysroot/updates.h"
+#include "sysroot/toml_type.h"
 
 #include <errno.h>
 
@@ -15,18 +16,6 @@ namespace {
 constexpr const char* kShortDays[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 constexpr const char* kLongDays[7] = {"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"};
 constexpr int kDay = 24 * 60;
-
-const char* type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    default: return "a date or time";
-  }
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -96,11 +85,11 @@ void parse_days(const std::string& path, const toml::node& n, RebootWindow& w) {
   } else if (const auto* arr = n.as_array()) {
     for (size_t i = 0; i < arr->size(); i++) {
       const toml::node& item = *arr->get(i);
-      if (!item.is_string()) fail("{}: reboot.days[{}] must be a string, not {}", path, i, type_name(item));
+      if (!item.is_string()) fail("{}: reboot.days[{}] must be a string, not {}", path, i, toml_type_name(item));
       if (!add_days(item.as_string()->get(), days)) fail("{}: reboot.days: \"{}\" {}", path, item.as_string()->get(), kWhy);
     }
   } else {
-    fail("{}: reboot.days must be an array of days, not {}", path, type_name(n));
+    fail("{}: reboot.days must be an array of days, not {}", path, toml_type_name(n));
   }
   if (days == std::array<bool, 7>{})
     fail("{}: reboot.days is empty: there would be no time to reboot (use mode = \"stage\" to never reboot)", path);
@@ -109,7 +98,7 @@ void parse_days(const std::string& path, const toml::node& n, RebootWindow& w) {
 
 void parse_hours(const std::string& path, const toml::node& n, RebootWindow& w) {
   const auto* s = n.as_string();
-  if (!s) fail("{}: reboot.hours must be a string \"HH:MM-HH:MM\", not {}", path, type_name(n));
+  if (!s) fail("{}: reboot.hours must be a string \"HH:MM-HH:MM\", not {}", path, toml_type_name(n));
   std::string_view v = s->get();
   size_t dash = v.find('-');
   if (dash == std::string_view::npos) fail("{}: reboot.hours = \"{}\": expected a window \"HH:MM-HH:MM\"", path, v);
@@ -125,7 +114,7 @@ void parse_hours(const std::string& path, const toml::node& n, RebootWindow& w) 
 
 void parse_reboot(const std::string& path, const toml::node& n, RebootWindow& w) {
   const auto* t = n.as_table();
-  if (!t) fail("{}: reboot must be a table ([reboot]), not {}", path, type_name(n));
+  if (!t) fail("{}: reboot must be a table ([reboot]), not {}", path, toml_type_name(n));
   for (auto&& [k, v] : *t) {
     if (k.str() == "days")
       parse_days(path, v, w);
@@ -159,7 +148,7 @@ UpdatePolicy parse_update_policy(std::string_view text, const std::string& path)
   for (auto&& [k, v] : doc) {
     if (k.str() == "mode") {
       const auto* s = v.as_string();
-      if (!s) fail("{}: mode must be a string, not {}", path, type_name(v));
+      if (!s) fail("{}: mode must be a string, not {}", path, toml_type_name(v));
       if (s->get() == "apply")
         p.mode = UpdateMode::kApply;
       else if (s->get() == "stage")
