@@ -33,16 +33,19 @@ e2e_pkgs="qemu-system-x86 ovmf qemu-utils openssh-client socat"
 builddisk_pkgs="qemu-utils xorriso mtools dosfstools gdisk e2fsprogs libcrypt-dev libzstd-dev
   buildah jq openssh-client time fdisk uidmap"
 
+# tests/fuzz: the libFuzzer harnesses (clang's libFuzzer, ASan and UBSan runtimes).
+fuzz_pkgs="clang-14 libclang-rt-14-dev"
+
 want="$build_pkgs"
 case "${1:-all}" in
   build) ;;
-  test) want="$want $test_pkgs $image_pkgs $disk_pkgs $e2e_pkgs $builddisk_pkgs" ;;
+  test) want="$want $test_pkgs $image_pkgs $disk_pkgs $e2e_pkgs $builddisk_pkgs $fuzz_pkgs" ;;
   bench) want="$bench_pkgs" ;;
   image) want="$image_pkgs" ;;
   disk) want="$disk_pkgs" ;;
   e2e) want="$e2e_pkgs" ;;
   builddisk) want="$builddisk_pkgs" ;;
-  all) want="$want $test_pkgs $bench_pkgs $image_pkgs $disk_pkgs $e2e_pkgs $builddisk_pkgs" ;;
+  all) want="$want $test_pkgs $bench_pkgs $image_pkgs $disk_pkgs $e2e_pkgs $builddisk_pkgs $fuzz_pkgs" ;;
   *) echo "usage: $0 [build|test|bench|image|disk|e2e|builddisk|all]" >&2; exit 2 ;;
 esac
 

@@ -11,4 +11,6 @@ ninja -C build
 status=0
 ctest --test-dir build --output-on-failure -j2 -L 'unit|integration' "$@" || status=1
 ctest --test-dir build --output-on-failure -j1 -L e2e "$@" || status=1
+# The fuzz smoke run: every libFuzzer harness 5 s on its corpus (ASan + UBSan).
+sh tests/fuzz/run.sh 5 || status=1
 exit $status

@@ -296,10 +296,10 @@ std::vector<std::string> policy_scopes(const image::ImageName& name) {
 
 const Requirements& requirements_for(const Policy& policy, const image::ImageName& name, std::string* scope) {
   std::string t = transport_name(name.transport);
-  for (auto& [tname, scopes] : policy.transports) {
-    if (tname != t) continue;
+  for (auto& transport : policy.transports) {
+    if (transport.first != t) continue;
     auto find = [&](const std::string& s) -> const Requirements* {
-      for (auto& [k, reqs] : scopes)
+      for (auto& [k, reqs] : transport.second)
         if (k == s) return &reqs;
       return nullptr;
     };

@@ -162,7 +162,8 @@ GRef<GFile> merge_layers(OstreeRepo* repo, const std::vector<std::string>& layer
   for (auto& c : layer_commits) {
     auto [tree, meta] = commit_root(repo, c);
     m.set_meta(root.get(), meta);
-    with_context(fmt::format("merging layer commit {}", c.substr(0, 12)), [&] { m.apply(root.get(), tree.c_str(), ""); });
+    const char* tree_checksum = tree.c_str();  // clang 14 cannot capture a structured binding
+    with_context(fmt::format("merging layer commit {}", c.substr(0, 12)), [&] { m.apply(root.get(), tree_checksum, ""); });
   }
   // Mount points exist even if no layer made them; /tmp is world-writable.
   std::string tmp_meta = write_dirmeta(repo, 0, 0, 01777, {});
